@@ -1,0 +1,72 @@
+# wpzo.hosting: every task a developer, CI or a newcomer runs.
+# `make demo` and `make test` do all set-up themselves on a fresh Debian 12 machine.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export WPZO_TEST_IMAGE ?= wpzo/debian12-systemd:latest
+export ANSIBLE_FORCE_COLOR ?= false
+export PY_COLORS ?= 0
+
+SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+GATES := lint sanity unit molecule collection-install
+
+.PHONY: help setup venv platform lint sanity unit molecule $(addprefix molecule-,$(SCENARIOS)) \
+	collection-build collection-install test demo demo-clean clean
+
+help: ## List the targets
+	@grep -E '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+
+setup: venv platform ## Development environment: virtualenv, container engine, test image
+
+venv: $(VENV)/.installed ## Python virtualenv with the pinned tools; the checkout importable as wpzo.hosting
+
+$(VENV)/.installed: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	tools/link-collection.sh $(VENV)
+	touch $@
+
+platform: ## Docker engine running and the Debian 12 systemd test image built
+	tools/ensure-docker.sh
+	tools/build-image.sh
+
+lint: venv ## yamllint, ansible-lint (production), ruff, role argument specs
+	yamllint --strict .
+	ansible-lint
+	ruff check .
+	ruff format --check .
+	python3 tools/check_argument_specs.py roles
+
+sanity: venv ## ansible-test sanity on a copy of the collection (offline tests)
+	tools/sanity.sh
+
+unit: venv ## pytest unit tests of plugins and tools
+	pytest tests/unit
+
+molecule: venv platform ## Every Molecule scenario: converge, idempotence, verify
+	@set -e; for s in $(SCENARIOS); do $(MAKE) --no-print-directory molecule-$$s; done
+
+$(addprefix molecule-,$(SCENARIOS)): molecule-%: venv platform
+	molecule test -s $*
+
+collection-build: venv ## Build the collection tarball into build/
+	ansible-galaxy collection build --force --output-path build .
+
+collection-install: collection-build platform ## Install the tarball into an empty path and run a playbook using it by FQCN
+	tools/collection-install-test.sh build/wpzo-hosting-$$(awk '/^version:/ {print $$2}' galaxy.yml).tar.gz
+
+test: ## Every check; ends with a summary
+	@tools/run-gates.sh $(GATES)
+
+demo: venv platform ## Provision a full hosting server into a local container
+	tools/demo.sh up
+
+demo-clean: ## Remove the demo container
+	tools/demo.sh down
+
+clean: ## Remove build output (keeps the virtualenv and the image)
+	rm -rf build tests/output
