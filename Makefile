@@ -24,6 +24,7 @@ setup: venv platform ## Development environment: virtualenv, container engine, t
 venv: $(VENV)/.installed ## Python virtualenv with the pinned tools; the checkout importable as wpzo.hosting
 
 $(VENV)/.installed: requirements-dev.txt
+	tools/host-packages.sh
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 IMAGE = os.environ.get("WPZO_TEST_IMAGE", "wpzo/debian12-systemd:latest")
-NETWORK = "wpzo-molecule"
+NETWORK = "wpzo-net-" + os.environ.get("MOLECULE_SCENARIO_NAME", "default")
 
 
 def docker(*args, check=True, timeout=60):
@@ -25,7 +25,7 @@ def instance_name(host):
 
 @pytest.fixture(scope="module")
 def instance_ip(instance_name):
-    template = "{{ (index .NetworkSettings.Networks \"%s\").IPAddress }}" % NETWORK
+    template = '{{ (index .NetworkSettings.Networks "%s").IPAddress }}' % NETWORK
     return docker("inspect", "-f", template, instance_name).stdout.strip()
 
 

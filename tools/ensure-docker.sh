@@ -10,6 +10,7 @@ if docker info >/dev/null 2>&1; then
   exit 0
 fi
 
+# shellcheck source=/dev/null
 . /etc/os-release 2>/dev/null || true
 case "${ID:-}:${ID_LIKE:-}" in
   debian:*|ubuntu:*|*:*debian*) ;;

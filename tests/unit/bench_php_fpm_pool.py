@@ -48,12 +48,12 @@ def main(argv):
         assert len(first["added"]) == count
 
         render_times, compare_times, total_times = [], [], []
-        for _ in range(rounds):
+        for _round in range(rounds):
             seconds, desired = timed(lambda: desired_state(pools, pool_dir))
             render_times.append(seconds)
 
             def read_and_plan(desired=desired):
-                existing, _ = read_existing(pool_dir, desired, purge=True)
+                existing = read_existing(pool_dir, desired, purge=True)[0]
                 return plan(desired, existing, purge=True)
 
             seconds, the_plan = timed(read_and_plan)

@@ -23,7 +23,7 @@ def ssh(address, user, command, *options):
 def sshd_settings(host):
     settings = {}
     for line in host.check_output("sshd -T").splitlines():
-        key, _, value = line.partition(" ")
+        key, value = [*line.split(" ", 1), ""][:2]
         settings.setdefault(key, value)
     return settings
 
@@ -45,7 +45,9 @@ def test_admin_logs_in_with_key_and_has_sudo(instance_ip):
 
 
 def test_password_login_is_refused(instance_ip):
-    result = ssh(instance_ip, "opsadmin", "true", "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password")
+    result = ssh(
+        instance_ip, "opsadmin", "true", "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password"
+    )
     assert result.returncode == 255
     assert "Permission denied (publickey)" in result.stderr
 

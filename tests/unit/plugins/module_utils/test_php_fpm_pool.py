@@ -560,7 +560,7 @@ def pool_dir(tmp_path):
 def prepare(pool_dir, purge=True):
     pools = [pool(name="a", root="/srv/www/a"), pool(name="b", root="/srv/www/b")]
     desired = desired_state(pools, str(pool_dir))
-    existing, _ = read_existing(str(pool_dir), desired, purge)
+    existing = read_existing(str(pool_dir), desired, purge)[0]
     return desired, existing, plan(desired, existing, purge)
 
 

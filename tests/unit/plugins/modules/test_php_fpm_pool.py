@@ -52,7 +52,7 @@ def run(env, check_mode=False, diff=False, binary="ok", **args):
     params["_ansible_diff"] = diff
     with patch_module_args(params), pytest.raises(SystemExit) as info:
         module.main()
-    return info.value.code, info
+    return info.value.code
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def listing(env):
 
 
 def test_creates_pools_and_runs_config_test(env, result):
-    code, _ = run(env, pools=pools("a.example", "b.example"))
+    code = run(env, pools=pools("a.example", "b.example"))
     out = result()
     assert code == 0, out
     assert out["changed"] is True
@@ -86,7 +86,7 @@ def test_second_run_is_idempotent_and_skips_config_test(env, result):
     run(env, pools=pools("a", "b"), purge=True)
     result()
     state = {name: os.stat(str(env.pool_dir / name)).st_mtime_ns for name in os.listdir(str(env.pool_dir))}
-    code, _ = run(env, pools=pools("a", "b"), purge=True)
+    code = run(env, pools=pools("a", "b"), purge=True)
     out = result()
     assert code == 0
     assert out["changed"] is False
@@ -100,7 +100,7 @@ def test_update_and_purge_with_diff(env, result):
     result()
     changed = pools("a")
     changed[0]["memory_limit"] = "512M"
-    code, _ = run(env, diff=True, pools=changed, purge=True)
+    code = run(env, diff=True, pools=changed, purge=True)
     out = result()
     assert code == 0
     assert (out["added"], out["updated"], out["removed"]) == ([], ["a"], ["b"])
@@ -116,7 +116,7 @@ def test_update_and_purge_with_diff(env, result):
 
 def test_check_mode_writes_nothing(env, result):
     before = listing(env)
-    code, _ = run(env, check_mode=True, diff=True, pools=pools("a"), purge=True)
+    code = run(env, check_mode=True, diff=True, pools=pools("a"), purge=True)
     out = result()
     assert code == 0
     assert out["changed"] is True
@@ -132,7 +132,7 @@ def test_rollback_when_config_test_fails(env, result):
     before = listing(env)
     changed = pools("a", "new")
     changed[0]["max_children"] = 9
-    code, _ = run(env, binary="bad", pools=changed, purge=True)
+    code = run(env, binary="bad", pools=changed, purge=True)
     out = result()
     assert code == 1
     assert out["failed"] is True
@@ -147,7 +147,7 @@ def test_invalid_input_reports_all_errors_and_writes_nothing(env, result):
     bad = pools("a", "a")
     bad[0]["open_basedir"] = ["/etc"]
     bad[1]["user"] = "root"
-    code, _ = run(env, pools=bad)
+    code = run(env, pools=bad)
     out = result()
     assert code == 1
     assert out["failed"] is True
@@ -162,14 +162,14 @@ def test_invalid_input_reports_all_errors_and_writes_nothing(env, result):
 def test_argument_spec_rejects_unknown_suboption(env, result):
     bad = pools("a")
     bad[0]["colour"] = "blue"
-    code, _ = run(env, pools=bad)
+    code = run(env, pools=bad)
     out = result()
     assert code == 1
     assert "colour" in out["msg"]
 
 
 def test_validate_false_never_runs_binary(env, result):
-    code, _ = run(env, binary="bad", validate=False, pools=pools("a"))
+    code = run(env, binary="bad", validate=False, pools=pools("a"))
     out = result()
     assert code == 0
     assert out["added"] == ["a"]
@@ -177,7 +177,7 @@ def test_validate_false_never_runs_binary(env, result):
 
 
 def test_unmarked_file_is_never_overwritten(env, result):
-    code, _ = run(env, pools=pools("www"), purge=True)
+    code = run(env, pools=pools("www"), purge=True)
     out = result()
     assert code == 1
     assert "not managed" in out["errors"][0]

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Debian packages the development machine needs besides Python's: the test
+# image builder, the SSH client the verifiers log in with, and shellcheck for
+# ansible-test sanity. Installed only where missing (Debian/Ubuntu, root).
+set -euo pipefail
+declare -A needed=([debootstrap]=debootstrap [ssh]=openssh-client [shellcheck]=shellcheck [git]=git)
+missing=()
+for command in "${!needed[@]}"; do
+  command -v "$command" >/dev/null 2>&1 || missing+=("${needed[$command]}")
+done
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+[ "${#missing[@]}" -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "host-packages: please install: ${missing[*]}" >&2
+  exit 1
+fi
+echo "host-packages: installing ${missing[*]}" >&2
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
