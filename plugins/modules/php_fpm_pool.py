@@ -315,8 +315,8 @@ rc:
   sample: 78
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.wpzo.hosting.plugins.module_utils.php_fpm_pool import (  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.wpzo.hosting.plugins.module_utils.php_fpm_pool import (
     DEFAULT_DISABLE_FUNCTIONS,
     PM_CHOICES,
     PhpFpmPoolError,
