@@ -1,0 +1,258 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The site model: validate every site of ``wpzo_sites`` at once and normalise it.
+
+The normalised list (with every derived name and path) is computed once, in the
+``sites`` role's preflight, and every later step reads it; no step derives a
+name on its own. Problems are all reported together, each naming the site and
+the field, before anything changes on a server.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import re
+
+from ansible_collections.wpzo.hosting.plugins.module_utils import site_names
+
+KINDS = ("wordpress", "static", "php", "redirect")
+TLS_MODES = ("letsencrypt", "selfsigned", "custom", "none")
+AUTO_UPDATE = ("minor", "major", "none")
+SIZE = re.compile(r"^[0-9]+[KMG]?$")
+DURATION = re.compile(r"^[0-9]+[smh]?$")
+LOGIN = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+WP_USER = re.compile(r"^[A-Za-z0-9_.@-]{1,60}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+TABLE_PREFIX = re.compile(r"^[A-Za-z0-9_]{1,20}$")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+# Every key a site may have, with its default. Dict-valued keys are merged key by key.
+DEFAULTS = {
+    "domain": None,
+    "aliases": [],
+    "redirect_aliases": False,
+    "kind": "wordpress",
+    "state": "present",
+    "purge": False,
+    "redirect_to": None,
+    "php": {
+        "memory_limit": "256M",
+        "upload_max_filesize": "64M",
+        "max_children": 5,
+        "request_terminate_timeout": "60s",
+        "max_execution_time": 60,
+    },
+    "tls": {"mode": "none", "certificate": None, "certificate_key": None, "hsts": True, "hsts_preload": False},
+    "page_cache": True,
+    "object_cache": False,
+    "wordpress": {
+        "version": None,
+        "title": None,
+        "admin_user": "siteadmin",
+        "admin_email": None,
+        "locale": "en_US",
+        "table_prefix": "wp_",
+        "plugins": [],
+        "themes": [],
+        "auto_update_core": "minor",
+    },
+    "basic_auth": {"enabled": False, "realm": "Restricted", "users": []},
+    "cron": True,
+    "sftp": [],
+}
+
+
+class SiteModelError(Exception):
+    def __init__(self, errors):
+        super(SiteModelError, self).__init__("\n".join(errors))
+        self.errors = errors
+
+
+def _merge(defaults, value):
+    if isinstance(defaults, dict) and isinstance(value, dict):
+        merged = copy.deepcopy(defaults)
+        for key, item in value.items():
+            merged[key] = _merge(defaults.get(key), item) if key in defaults else copy.deepcopy(item)
+        return merged
+    return copy.deepcopy(value)
+
+
+def _unknown_keys(value, schema, prefix, err):
+    for key in sorted(set(value) - set(schema)):
+        err("%s%s: unknown key" % (prefix, key))
+    for key, sub in schema.items():
+        if isinstance(sub, dict) and isinstance(value.get(key), dict):
+            _unknown_keys(value[key], sub, "%s%s." % (prefix, key), err)
+
+
+def _expand_shorthands(raw):
+    site = dict(raw)
+    if isinstance(site.get("tls"), str):
+        site["tls"] = {"mode": site["tls"]}
+    return site
+
+
+def _check_types(site, err):
+    if not isinstance(site["aliases"], list):
+        err("aliases: must be a list of host names")
+        site["aliases"] = []
+    for field in ("redirect_aliases", "purge", "page_cache", "object_cache", "cron"):
+        if not isinstance(site[field], bool):
+            err("%s: must be true or false" % field)
+    for field, choices in (("kind", KINDS), ("state", ("present", "absent"))):
+        if site[field] not in choices:
+            err("%s: %r is not one of %s" % (field, site[field], ", ".join(choices)))
+    php = site["php"]
+    for field in ("memory_limit", "upload_max_filesize"):
+        if not SIZE.match(str(php[field])):
+            err("php.%s: %r is not a size such as 256M" % (field, php[field]))
+    if not DURATION.match(str(php["request_terminate_timeout"])):
+        err("php.request_terminate_timeout: %r is not a duration such as 60s" % php["request_terminate_timeout"])
+    for field in ("max_children", "max_execution_time"):
+        if not isinstance(php[field], int) or isinstance(php[field], bool) or php[field] < 1:
+            err("php.%s: must be a positive integer" % field)
+
+
+def _check_tls(site, err):
+    tls = site["tls"]
+    if tls["mode"] not in TLS_MODES:
+        err("tls.mode: %r is not one of %s" % (tls["mode"], ", ".join(TLS_MODES)))
+    if tls["mode"] == "custom":
+        for field in ("certificate", "certificate_key"):
+            if not tls.get(field):
+                err("tls.%s: required when tls.mode is custom (a file on the controller)" % field)
+
+
+def _check_wordpress(site, err):
+    wp = site["wordpress"]
+    if site["kind"] != "wordpress":
+        return
+    if not wp.get("admin_email") or not EMAIL.match(str(wp["admin_email"])):
+        err("wordpress.admin_email: required for a WordPress site, as an e-mail address")
+    if not WP_USER.match(str(wp["admin_user"])):
+        err("wordpress.admin_user: %r is not a valid WordPress user name" % wp["admin_user"])
+    if not TABLE_PREFIX.match(str(wp["table_prefix"])):
+        err("wordpress.table_prefix: %r must be letters, digits and _ (at most 20)" % wp["table_prefix"])
+    if wp["auto_update_core"] not in AUTO_UPDATE:
+        err("wordpress.auto_update_core: %r is not one of %s" % (wp["auto_update_core"], ", ".join(AUTO_UPDATE)))
+    for field in ("plugins", "themes"):
+        if not isinstance(wp[field], list):
+            err("wordpress.%s: must be a list" % field)
+
+
+def _check_access(site, err):
+    auth = site["basic_auth"]
+    if auth["enabled"]:
+        if not auth["users"]:
+            err("basic_auth.users: at least one user when basic_auth is enabled")
+        for index, user in enumerate(auth["users"]):
+            if not isinstance(user, dict) or not user.get("name") or ":" in str(user.get("name")):
+                err("basic_auth.users[%d].name: required, without ':'" % index)
+    if not isinstance(site["sftp"], list):
+        err("sftp: must be a list of users")
+        return
+    for index, user in enumerate(site["sftp"]):
+        if not isinstance(user, dict) or not LOGIN.match(str(user.get("name", ""))):
+            err("sftp[%d].name: must be a valid login name" % index)
+        elif not user.get("ssh_keys"):
+            err("sftp[%d].ssh_keys: %s needs at least one key" % (index, user["name"]))
+
+
+def _derive(site, domain, aliases):
+    names = site_names.derive(domain)
+    site.update(names)
+    site["domain"] = domain
+    site["aliases"] = aliases
+    served = [] if site["redirect_aliases"] else aliases
+    site["server_names"] = [domain, *served]
+    site["redirect_names"] = aliases if site["redirect_aliases"] else []
+    tls = site["tls"]
+    tls["enabled"] = tls["mode"] != "none"
+    scheme = "https" if tls["enabled"] else "http"
+    site["url"] = "%s://%s" % (scheme, domain)
+    if tls["mode"] == "letsencrypt":
+        tls["certificate_path"] = "/etc/letsencrypt/live/%s/fullchain.pem" % domain
+        tls["certificate_key_path"] = "/etc/letsencrypt/live/%s/privkey.pem" % domain
+    elif tls["enabled"]:
+        tls["certificate_path"] = "/etc/ssl/wpzo/%s.crt" % domain
+        tls["certificate_key_path"] = "/etc/ssl/wpzo/%s.key" % domain
+    site["client_max_body_size"] = str(site["php"]["upload_max_filesize"]).lower()
+    site["uses_php"] = site["kind"] in ("wordpress", "php")
+    site["uses_database"] = site["kind"] == "wordpress"
+    site["page_cache"] = site["page_cache"] and site["uses_php"]
+    site["object_cache"] = site["object_cache"] and site["kind"] == "wordpress"
+    site["cron"] = site["cron"] and site["kind"] == "wordpress"
+    if site["kind"] == "wordpress" and not site["wordpress"]["title"]:
+        site["wordpress"]["title"] = domain
+    if site["kind"] == "redirect" and site["redirect_to"]:
+        site["redirect_to"] = site["redirect_to"].rstrip("/")
+    return site
+
+
+def normalise_sites(sites, defaults=None):
+    """Validate and normalise a list of sites; raise SiteModelError listing every problem."""
+    if not isinstance(sites, list):
+        raise SiteModelError(["wpzo_sites: must be a list of sites"])
+    schema = _merge(DEFAULTS, defaults or {})
+    errors = []
+    normalised = []
+    owners = {}
+    for index, raw in enumerate(sites):
+        label = "wpzo_sites[%d]" % index
+        if not isinstance(raw, dict):
+            errors.append("%s: must be a dict with at least a domain" % label)
+            continue
+        label = "site %s (wpzo_sites[%d])" % (raw.get("domain"), index)
+        site_errors = []
+
+        def err(message, site_errors=site_errors):
+            site_errors.append(message)
+
+        raw = _expand_shorthands(raw)
+        _unknown_keys(raw, DEFAULTS, "", err)
+        site = _merge(schema, raw)
+        domain = None
+        try:
+            domain = site_names.normalise_domain(site["domain"])
+        except ValueError as exc:
+            err("domain: %s" % exc)
+        _check_types(site, err)
+        aliases = []
+        for position, alias in enumerate(site["aliases"]):
+            try:
+                aliases.append(site_names.normalise_domain(alias))
+            except ValueError as exc:
+                err("aliases[%d]: %s" % (position, exc))
+        if site["kind"] == "redirect" and not re.match(r"^https?://[^/\s]+", str(site["redirect_to"] or "")):
+            err("redirect_to: a redirect site needs a target URL such as https://example.com")
+        _check_tls(site, err)
+        _check_wordpress(site, err)
+        _check_access(site, err)
+        named = [("domain", domain)] if domain else []
+        for field, name in named + [("aliases", alias) for alias in aliases]:
+            if name in owners:
+                err("%s: %s is already used by site %s" % (field, name, owners[name]))
+            else:
+                owners[name] = domain
+        errors.extend("%s: %s" % (label, message) for message in site_errors)
+        if domain and not site_errors:
+            normalised.append(_derive(site, domain, aliases))
+    errors.extend(site_names.collisions(normalised))
+    if errors:
+        raise SiteModelError(errors)
+    return normalised
+
+
+def select(sites, only=None, state=None):
+    """Sites limited to one domain (``-e site=``) and/or a state."""
+    chosen = sites
+    if only:
+        wanted = site_names.normalise_domain(only)
+        chosen = [site for site in chosen if site["domain"] == wanted]
+        if not chosen:
+            raise SiteModelError(["site=%s: no such site in wpzo_sites" % only])
+    if state:
+        chosen = [site for site in chosen if site["state"] == state]
+    return chosen

@@ -1,0 +1,213 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: site_accounts
+author: wpzo.hosting developers (@wpzo)
+version_added: 0.1.0
+short_description: Every site's system user, group and directory tree in one call
+description:
+  - For each site, a system group and user (no login shell, home at the site root) and the tree
+    C(<root>/{public,logs,tmp,sessions,private}) owned by the site user.
+  - The web server's group (O(web_group)) becomes a member of each site group, so nginx may enter the site root
+    (mode 0710) and read C(public/) (2750) but nothing else; C(tmp), C(sessions) and C(private) are 0700.
+    Sites cannot read each other's files.
+  - Reads C(/etc/passwd), C(/etc/group) and the directories once and runs C(groupadd), C(useradd), C(gpasswd)
+    only for what is missing, so hundreds of unchanged sites take well under a second.
+  - With O(sites[].state=absent) removes the user and group, and the tree when O(sites[].remove_files) is set
+    (the C(sites) role takes a backup first).
+options:
+  sites:
+    description: The sites.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      user:
+        description: System user (and, by default, group) of the site.
+        type: str
+        required: true
+      group:
+        description: System group; defaults to O(sites[].user).
+        type: str
+      root:
+        description: Site root, such as C(/srv/www/example.com).
+        type: path
+        required: true
+      shell:
+        description: Login shell.
+        type: path
+        default: /usr/sbin/nologin
+      state:
+        description: Whether the site's account exists.
+        type: str
+        choices: [present, absent]
+        default: present
+      remove_files:
+        description: With O(sites[].state=absent), also delete the site root.
+        type: bool
+        default: false
+  web_group:
+    description: Group of the web server, added to each site group; empty adds none.
+    type: str
+    default: www-data
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change without changing it.
+  diff_mode:
+    support: full
+    description: Lists every action it takes or would take.
+  platform:
+    support: full
+    platforms: posix
+    description: Linux with shadow-utils.
+"""
+
+EXAMPLES = r"""
+- name: Accounts and trees of every site
+  wpzo.hosting.site_accounts:
+    sites:
+      - user: example_com
+        root: /srv/www/example.com
+"""
+
+RETURN = r"""
+added:
+  description: Users created.
+  returned: always
+  type: list
+  elements: str
+updated:
+  description: Sites whose group membership, user settings or directories were fixed.
+  returned: always
+  type: list
+  elements: str
+removed:
+  description: Users removed.
+  returned: always
+  type: list
+  elements: str
+actions:
+  description: What was done (or would be in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: ["add_user example_com", "create_dir /srv/www/example.com/public (example_com:example_com 2750)"]
+"""
+
+import grp
+import os
+import pwd
+import shutil
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.wpzo.hosting.plugins.module_utils import site_accounts as accounts
+
+
+def read_state(sites):
+    users = dict((u.pw_name, (u.pw_uid, u.pw_gid, u.pw_dir, u.pw_shell)) for u in pwd.getpwall())
+    groups = dict((g.gr_name, g.gr_gid) for g in grp.getgrall())
+    members = dict((g.gr_name, set(g.gr_mem)) for g in grp.getgrall())
+    uid_names = dict((uid, name) for name, (uid, _gid, _home, _shell) in users.items())
+    gid_names = dict((gid, name) for name, gid in groups.items())
+    dir_state = {}
+    for site in sites:
+        for directory in accounts.site_directories(site):
+            try:
+                st = os.lstat(directory.path)
+            except FileNotFoundError:
+                dir_state[directory.path] = None
+                continue
+            dir_state[directory.path] = (
+                uid_names.get(st.st_uid, st.st_uid),
+                gid_names.get(st.st_gid, st.st_gid),
+                stat.S_IMODE(st.st_mode),
+            )
+    return users, groups, members, dir_state
+
+
+def run(module, argv):
+    rc, out, err = module.run_command(argv)
+    if rc != 0:
+        module.fail_json(msg="%s failed: %s" % (" ".join(argv), (err or out).strip()))
+
+
+def apply(module, sites_by_user, action):
+    site = sites_by_user[action.site]
+    kind, detail = action.kind, action.detail
+    if kind == "add_group":
+        run(module, ["groupadd", "--system", detail])
+    elif kind == "add_user":
+        run(module, ["useradd", "--system", "--gid", site["group"], "--home-dir", site["root"], "--no-create-home",
+                     "--shell", site["shell"], detail])  # fmt: skip
+    elif kind == "modify_user":
+        run(module, ["usermod", "--home", site["root"], "--shell", site["shell"], detail])
+    elif kind == "add_member":
+        run(module, ["gpasswd", "--add", detail, site["group"]])
+    elif kind in ("create_dir", "fix_dir"):
+        if kind == "create_dir":
+            os.makedirs(detail.path, exist_ok=True)
+        os.chown(detail.path, pwd.getpwnam(detail.owner).pw_uid, grp.getgrnam(detail.group).gr_gid)
+        os.chmod(detail.path, detail.mode)
+    elif kind == "remove_tree":
+        shutil.rmtree(detail)
+    elif kind == "remove_user":
+        run(module, ["userdel", detail])
+    elif kind == "remove_group":
+        try:
+            grp.getgrnam(detail)
+        except KeyError:
+            return  # userdel already removed the user's own group
+        run(module, ["groupdel", detail])
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            sites=dict(
+                type="list",
+                elements="dict",
+                required=True,
+                options=dict(
+                    user=dict(type="str", required=True),
+                    group=dict(type="str"),
+                    root=dict(type="path", required=True),
+                    shell=dict(type="path", default="/usr/sbin/nologin"),
+                    state=dict(type="str", choices=["present", "absent"], default="present"),
+                    remove_files=dict(type="bool", default=False),
+                ),
+            ),
+            web_group=dict(type="str", default="www-data"),
+        ),
+        supports_check_mode=True,
+    )
+    sites = []
+    for site in module.params["sites"]:
+        site = dict(site, group=site["group"] or site["user"])
+        if not site["root"].startswith("/") or site["root"].rstrip("/").count("/") < 2:
+            module.fail_json(msg="site %s: root %r must be a directory below / such as /srv/www/<domain>"
+                             % (site["user"], site["root"]))  # fmt: skip
+        sites.append(site)
+    users, groups, members, dir_state = read_state(sites)
+    actions = accounts.plan(sites, users, groups, members, dir_state, module.params["web_group"])
+    added, updated, removed = accounts.summarise(actions)
+    described = [accounts.describe(action) for action in actions]
+    result = dict(changed=bool(actions), added=added, updated=updated, removed=removed, actions=described)
+    if module._diff and actions:
+        result["diff"] = dict(before="", after="\n".join(described) + "\n")
+    if not module.check_mode:
+        sites_by_user = dict((site["user"], site) for site in sites)
+        for action in actions:
+            apply(module, sites_by_user, action)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

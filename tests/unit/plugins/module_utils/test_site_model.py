@@ -1,0 +1,101 @@
+import pytest
+from ansible_collections.wpzo.hosting.plugins.module_utils import site_model
+
+WP = {"wordpress": {"admin_email": "ops@example.com"}}
+
+
+def site(domain, **extra):
+    return dict({"domain": domain}, **dict(WP, **extra))
+
+
+def problems(sites, defaults=None):
+    with pytest.raises(site_model.SiteModelError) as raised:
+        site_model.normalise_sites(sites, defaults)
+    return raised.value.errors
+
+
+def test_a_wordpress_site_gets_every_derived_name_and_path():
+    (normalised,) = site_model.normalise_sites([site("Example.com", aliases=["www.example.com"], tls="selfsigned")])
+    assert normalised["domain"] == "example.com"
+    assert normalised["server_names"] == ["example.com", "www.example.com"]
+    assert normalised["system_user"] == "example_com"
+    assert normalised["php_socket"] == "/run/php/example_com.sock"
+    assert normalised["database"] == "wp_example_com"
+    assert normalised["docroot"] == "/srv/www/example.com/public"
+    assert normalised["url"] == "https://example.com"
+    assert normalised["tls"]["certificate_path"] == "/etc/ssl/wpzo/example.com.crt"
+    assert normalised["wordpress"]["title"] == "example.com"
+    assert normalised["cron"] is True and normalised["page_cache"] is True
+
+
+def test_internationalised_domain_and_redirected_aliases():
+    (normalised,) = site_model.normalise_sites(
+        [site("bücher.example", aliases=["büch.example"], redirect_aliases=True)]
+    )
+    assert normalised["domain"] == "xn--bcher-kva.example"
+    assert normalised["server_names"] == ["xn--bcher-kva.example"]
+    assert normalised["redirect_names"] == ["xn--bch-hoa.example"]
+
+
+def test_defaults_merge_key_by_key_under_each_site():
+    defaults = {"php": {"memory_limit": "512M"}, "wordpress": {"admin_email": "ops@example.com"}}
+    (normalised,) = site_model.normalise_sites([{"domain": "a.example", "php": {"max_children": 9}}], defaults)
+    assert normalised["php"]["memory_limit"] == "512M"
+    assert normalised["php"]["max_children"] == 9
+    assert normalised["php"]["upload_max_filesize"] == "64M"
+
+
+def test_static_and_redirect_sites_need_no_wordpress_settings():
+    sites = site_model.normalise_sites(
+        [
+            {"domain": "static.example", "kind": "static"},
+            {"domain": "old.example", "kind": "redirect", "redirect_to": "https://new.example/"},
+        ]
+    )
+    assert sites[0]["uses_php"] is False and sites[0]["page_cache"] is False
+    assert sites[1]["redirect_to"] == "https://new.example"
+
+
+def test_every_problem_is_reported_at_once_naming_site_and_field():
+    errors = problems(
+        [
+            {"domain": "bad_name", "colour": "blue"},
+            {"domain": "a.example", "kind": "redirect", "tls": {"mode": "custom"}},
+            site("b.example", aliases=["a.example"], php={"memory_limit": "lots"}),
+            site("c.example", wordpress={"admin_email": "x", "table_prefix": "wp-"}),
+        ]
+    )
+    assert "site bad_name (wpzo_sites[0]): colour: unknown key" in errors
+    assert any(e.startswith("site bad_name (wpzo_sites[0]): domain:") for e in errors)
+    assert any("wpzo_sites[1]): redirect_to:" in e for e in errors)
+    assert (
+        "site a.example (wpzo_sites[1]): tls.certificate: required when tls.mode is custom (a file on the controller)"
+        in errors
+    )
+    assert "site b.example (wpzo_sites[2]): aliases: a.example is already used by site a.example" in errors
+    assert any("wpzo_sites[2]): php.memory_limit:" in e for e in errors)
+    assert any("wpzo_sites[3]): wordpress.admin_email:" in e for e in errors)
+    assert any("wpzo_sites[3]): wordpress.table_prefix:" in e for e in errors)
+
+
+def test_unknown_nested_keys_are_reported():
+    errors = problems([site("a.example", php={"memroy_limit": "1G"})])
+    assert errors == ["site a.example (wpzo_sites[0]): php.memroy_limit: unknown key"]
+
+
+def test_derived_name_collisions_are_errors():
+    errors = problems([site("a-b.example"), site("a.b.example")])
+    assert "system_user 'a_b_example' is derived from both a-b.example and a.b.example" in errors
+
+
+def test_select_one_site_and_unknown_site():
+    sites = site_model.normalise_sites([site("a.example"), site("b.example")])
+    assert [s["domain"] for s in site_model.select(sites, only="B.example")] == ["b.example"]
+    with pytest.raises(site_model.SiteModelError):
+        site_model.select(sites, only="c.example")
+
+
+def test_sftp_users_need_keys():
+    errors = problems([site("a.example", sftp=[{"name": "deploy"}, {"name": "Bad Name", "ssh_keys": ["k"]}])])
+    assert "site a.example (wpzo_sites[0]): sftp[0].ssh_keys: deploy needs at least one key" in errors
+    assert "site a.example (wpzo_sites[0]): sftp[1].name: must be a valid login name" in errors
