@@ -6,7 +6,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.wpzo.hosting.plugins.module_utils import site_model
+from ansible_collections.wpzo.hosting.plugins.module_utils import site_model, site_resources
 
 
 def normalise_sites(sites, defaults=None, only=None):
@@ -19,6 +19,20 @@ def normalise_sites(sites, defaults=None, only=None):
         ) from None
 
 
+def site_resources_for(sites, kind, **options):
+    """The input of one resource module for the whole site list."""
+    builders = {
+        "accounts": site_resources.accounts,
+        "pools": site_resources.pools,
+        "cron_units": site_resources.cron_units,
+        "cron_timers": site_resources.cron_timers,
+        "wordpress": site_resources.wordpress,
+    }
+    if kind not in builders:
+        raise AnsibleFilterError("site_resources: unknown kind %r, expected one of %s" % (kind, ", ".join(builders)))
+    return builders[kind](sites, **options)
+
+
 class FilterModule(object):
     def filters(self):
-        return {"normalise_sites": normalise_sites}
+        return {"normalise_sites": normalise_sites, "site_resources": site_resources_for}

@@ -26,7 +26,8 @@ LOGIN = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 WP_USER = re.compile(r"^[A-Za-z0-9_.@-]{1,60}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TABLE_PREFIX = re.compile(r"^[A-Za-z0-9_]{1,20}$")
-SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+CERT_DIR = "/etc/ssl/wpzo"
+HTPASSWD_DIR = "/etc/nginx/wpzo-htpasswd"
 
 # Every key a site may have, with its default. Dict-valued keys are merged key by key.
 DEFAULTS = {
@@ -172,12 +173,17 @@ def _derive(site, domain, aliases):
     tls["enabled"] = tls["mode"] != "none"
     scheme = "https" if tls["enabled"] else "http"
     site["url"] = "%s://%s" % (scheme, domain)
+    # certificate/certificate_key become the paths on the server; a custom pair's controller files move to *_src.
+    tls["certificate_src"], tls["certificate_key_src"] = tls["certificate"], tls["certificate_key"]
     if tls["mode"] == "letsencrypt":
-        tls["certificate_path"] = "/etc/letsencrypt/live/%s/fullchain.pem" % domain
-        tls["certificate_key_path"] = "/etc/letsencrypt/live/%s/privkey.pem" % domain
+        tls["certificate"] = "/etc/letsencrypt/live/%s/fullchain.pem" % domain
+        tls["certificate_key"] = "/etc/letsencrypt/live/%s/privkey.pem" % domain
     elif tls["enabled"]:
-        tls["certificate_path"] = "/etc/ssl/wpzo/%s.crt" % domain
-        tls["certificate_key_path"] = "/etc/ssl/wpzo/%s.key" % domain
+        tls["certificate"] = "%s/%s.crt" % (CERT_DIR, domain)
+        tls["certificate_key"] = "%s/%s.key" % (CERT_DIR, domain)
+    else:
+        tls["certificate"] = tls["certificate_key"] = None
+    site["basic_auth_file"] = "%s/%s" % (HTPASSWD_DIR, domain) if site["basic_auth"]["enabled"] else ""
     site["client_max_body_size"] = str(site["php"]["upload_max_filesize"]).lower()
     site["uses_php"] = site["kind"] in ("wordpress", "php")
     site["uses_database"] = site["kind"] == "wordpress"

@@ -20,6 +20,8 @@ description:
   - Meant for hundreds of small files at once (nginx vhosts, systemd units of every site) in one call, not a loop.
   - Every file's content must carry the marker (O(marker)) in its first 512 bytes; an existing file without it is
     never overwritten or removed.
+extends_documentation_fragment:
+  - wpzo.hosting.attributes
 options:
   files:
     description: The files.
@@ -65,17 +67,6 @@ options:
     description: Text that marks a file as managed.
     type: str
     default: Managed by wpzo.hosting
-attributes:
-  check_mode:
-    support: full
-    description: Reports what would change without writing.
-  diff_mode:
-    support: full
-    description: Shows each added, changed and removed file; secret files are masked.
-  platform:
-    support: full
-    platforms: posix
-    description: Any POSIX host.
 """
 
 EXAMPLES = r"""

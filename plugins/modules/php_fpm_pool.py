@@ -34,17 +34,8 @@ description:
     a keyword or constant. Everything else is double-quoted with C(\\), C(\") and C($) escaped."
   - Does not create the directories below O(pools[].root) (C(logs), C(tmp), C(sessions)); C(php-fpm -t) needs the
     directory of O(pools[].slowlog) to exist.
-attributes:
-  check_mode:
-    support: full
-    description: Can run in check_mode and return changed status prediction without modifying target.
-  diff_mode:
-    support: full
-    description: Will return details on what has changed (or possibly needs changing in diff_mode), when in diff mode.
-  platform:
-    platforms: posix
-    description: Target OS/families that can be operated against.
-    support: full
+extends_documentation_fragment:
+  - wpzo.hosting.attributes
 options:
   pools:
     description:

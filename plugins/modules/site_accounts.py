@@ -21,6 +21,8 @@ description:
     only for what is missing, so hundreds of unchanged sites take well under a second.
   - With O(sites[].state=absent) removes the user and group, and the tree when O(sites[].remove_files) is set
     (the C(sites) role takes a backup first).
+extends_documentation_fragment:
+  - wpzo.hosting.attributes
 options:
   sites:
     description: The sites.
@@ -56,17 +58,6 @@ options:
     description: Group of the web server, added to each site group; empty adds none.
     type: str
     default: www-data
-attributes:
-  check_mode:
-    support: full
-    description: Reports what would change without changing it.
-  diff_mode:
-    support: full
-    description: Lists every action it takes or would take.
-  platform:
-    support: full
-    platforms: posix
-    description: Linux with shadow-utils.
 """
 
 EXAMPLES = r"""

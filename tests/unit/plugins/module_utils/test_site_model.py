@@ -23,7 +23,8 @@ def test_a_wordpress_site_gets_every_derived_name_and_path():
     assert normalised["database"] == "wp_example_com"
     assert normalised["docroot"] == "/srv/www/example.com/public"
     assert normalised["url"] == "https://example.com"
-    assert normalised["tls"]["certificate_path"] == "/etc/ssl/wpzo/example.com.crt"
+    assert normalised["tls"]["certificate"] == "/etc/ssl/wpzo/example.com.crt"
+    assert normalised["basic_auth_file"] == ""
     assert normalised["wordpress"]["title"] == "example.com"
     assert normalised["cron"] is True and normalised["page_cache"] is True
 

@@ -5,7 +5,6 @@ import json
 import os
 
 import pytest
-import yaml
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.wpzo.hosting.plugins.module_utils import php_fpm_pool as fpm
 from ansible_collections.wpzo.hosting.plugins.modules import php_fpm_pool as module
@@ -185,26 +184,6 @@ def test_unmarked_file_is_never_overwritten(env, result):
 
 
 # --- argument spec vs. DOCUMENTATION ------------------------------------------------------------------------
-DOC = yaml.safe_load(module.DOCUMENTATION)
-
-
-def _compare(spec, doc_options, where):
-    assert sorted(spec) == sorted(doc_options), where
-    for name, opt in spec.items():
-        doc = doc_options[name]
-        label = "%s.%s" % (where, name)
-        assert doc.get("type", "str") == opt.get("type", "str"), label
-        assert doc.get("default") == opt.get("default"), label
-        assert bool(doc.get("required", False)) == bool(opt.get("required", False)), label
-        assert doc.get("elements") == opt.get("elements"), label
-        assert doc.get("choices") == opt.get("choices"), label
-        assert doc.get("description"), label
-        if "options" in opt:
-            _compare(opt["options"], doc["suboptions"], label)
-
-
-def test_argument_spec_matches_documentation():
-    _compare(module.ARGUMENT_SPEC, DOC["options"], "options")
 
 
 def test_pool_defaults_match_argument_spec():
@@ -214,14 +193,3 @@ def test_pool_defaults_match_argument_spec():
         assert spec[name].get("default") == default, name
     for name in fpm.REQUIRED_POOL_OPTIONS:
         assert spec[name]["required"] is True
-
-
-def test_documentation_blocks_parse():
-    assert DOC["module"] == "php_fpm_pool"
-    assert DOC["version_added"] == "0.1.0"
-    assert set(DOC["attributes"]) == {"check_mode", "diff_mode", "platform"}
-    assert DOC["attributes"]["check_mode"]["support"] == "full"
-    assert DOC["attributes"]["diff_mode"]["support"] == "full"
-    returns = yaml.safe_load(module.RETURN)
-    assert {"added", "updated", "removed", "pools", "diff", "errors"} <= set(returns)
-    assert isinstance(yaml.safe_load(module.EXAMPLES), list)
