@@ -14,7 +14,7 @@ SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 GATES := lint sanity unit molecule collection-install
 
 .PHONY: help setup venv platform lint sanity unit molecule $(addprefix molecule-,$(SCENARIOS)) \
-	collection-build collection-install test demo demo-clean clean
+	collection-build collection-install test demo demo-clean bench-sites bench-serve clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -68,6 +68,13 @@ demo: venv platform ## Provision a full hosting server into a local container
 
 demo-clean: ## Remove the demo container
 	tools/demo.sh down
+
+N ?= 200
+bench-sites: venv platform ## Build a server with N WordPress sites and print creation, no-change and add-one times
+	tools/bench-sites.sh $(N)
+
+bench-serve: demo ## wrk against the demo server: static file, page-cache HIT, uncached front page
+	tools/bench-serve.sh
 
 clean: ## Remove build output (keeps the virtualenv and the image)
 	rm -rf build tests/output

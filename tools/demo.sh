@@ -1,35 +1,52 @@
 #!/usr/bin/env bash
-# `make demo`: a hosting server in a local container, provisioned with
-# playbooks/site.yml and inventories/demo; `make demo-clean` removes it.
+# `make demo`: a full hosting server in a local container, provisioned with
+# playbooks/site.yml and inventories/demo; run again, it changes nothing.
+# `make demo-clean` removes it.
 set -euo pipefail
 checkout="$(cd "$(dirname "$0")/.." && pwd)"
 container=wpzo-demo
 image="${WPZO_TEST_IMAGE:-wpzo/debian12-systemd:latest}"
-http_port="${WPZO_DEMO_HTTP_PORT:-8080}"
-https_port="${WPZO_DEMO_HTTPS_PORT:-8443}"
+http_port="${WPZO_DEMO_HTTP_PORT:-80}"
+archive="$checkout/build/wordpress.tar.gz"
+credentials="$checkout/inventories/demo/credentials/$container"
 
 case "${1:-up}" in
   down)
     docker rm -f "$container" >/dev/null 2>&1 || true
-    echo "demo: removed the container $container"
+    echo "demo: removed the container $container (its passwords stay in $credentials)"
     exit 0 ;;
   up) ;;
   *) echo "usage: $0 up|down" >&2; exit 2 ;;
 esac
+
+cd "$checkout"
+start=$SECONDS
+# wordpress.org cannot be reached from every machine: the demo always installs a
+# local release archive packed from Debian's WordPress.
+version="$(tools/wordpress-archive.sh "$archive" | sed -n 's/^version=//p')"
+echo "demo: WordPress $version from the local archive $archive (no download from wordpress.org)"
 
 if [ -z "$(docker ps -q --filter "name=^${container}$")" ]; then
   docker rm -f "$container" >/dev/null 2>&1 || true
   docker run -d --name "$container" --hostname "$container" \
     --cap-add SYS_ADMIN --cap-add NET_ADMIN --cgroupns host \
     -v /sys/fs/cgroup:/sys/fs/cgroup:ro --tmpfs /run --tmpfs /run/lock \
-    -p "127.0.0.1:${http_port}:80" -p "127.0.0.1:${https_port}:443" "$image" >/dev/null
+    -p "127.0.0.1:${http_port}:80" "$image" >/dev/null \
+    || { echo "demo: could not start the container; is port ${http_port} free? (WPZO_DEMO_HTTP_PORT picks another)" >&2; exit 1; }
   echo "demo: started the container $container"
 fi
 
-start=$SECONDS
-cd "$checkout"
-ansible-playbook -i inventories/demo playbooks/site.yml
-echo
-echo "demo: provisioned in $((SECONDS - start)) s"
-echo "demo: HTTP  http://127.0.0.1:${http_port}/   HTTPS https://127.0.0.1:${https_port}/"
-echo "demo: a shell on the server: docker exec -it $container bash"
+ansible-playbook -i inventories/demo playbooks/site.yml \
+  -e "sites_wordpress_version=$version" -e "sites_wordpress_src=$archive"
+
+port_suffix=""
+[ "$http_port" = 80 ] || port_suffix=":$http_port"
+cat <<TEXT
+
+demo: provisioned in $((SECONDS - start)) s
+  WordPress   http://wordpress.localhost${port_suffix}/     (admin: http://wordpress.localhost${port_suffix}/wp-admin/)
+  static site http://static.localhost${port_suffix}/
+  admin user  siteadmin
+  password    in $credentials/wordpress/wordpress_localhost-admin (0600, gitignored)
+  shell       docker exec -it $container bash
+TEXT

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Debian packages the development machine needs besides Python's: the test
-# image builder, the SSH client the verifiers log in with, and shellcheck for
-# ansible-test sanity. Installed only where missing (Debian/Ubuntu, root).
+# image builder, the SSH client the verifiers log in with, shellcheck for
+# ansible-test sanity, fail2ban-regex for the filter tests, and WordPress to
+# pack a local release archive. Installed only where missing (Debian/Ubuntu, root).
 set -euo pipefail
-declare -A needed=([debootstrap]=debootstrap [ssh]=openssh-client [shellcheck]=shellcheck [git]=git)
+declare -A needed=([debootstrap]=debootstrap [ssh]=openssh-client [shellcheck]=shellcheck [git]=git [fail2ban-regex]=fail2ban)
 missing=()
 for command in "${!needed[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${needed[$command]}")
 done
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# Debian's WordPress: tests and the demo pack it into a release archive (no download from wordpress.org).
+[ -f /usr/share/wordpress/wp-includes/version.php ] || missing+=(wordpress)
 [ "${#missing[@]}" -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "host-packages: please install: ${missing[*]}" >&2

@@ -24,9 +24,10 @@ def site_resources_for(sites, kind, **options):
     builders = {
         "accounts": site_resources.accounts,
         "pools": site_resources.pools,
-        "cron_units": site_resources.cron_units,
-        "cron_timers": site_resources.cron_timers,
+        "units": site_resources.site_units,
+        "unit_triggers": site_resources.site_unit_triggers,
         "wordpress": site_resources.wordpress,
+        "vhosts": site_resources.vhosts,
     }
     if kind not in builders:
         raise AnsibleFilterError("site_resources: unknown kind %r, expected one of %s" % (kind, ", ".join(builders)))

@@ -21,7 +21,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]+(/[A-Za-z0-9_.@-]+)*$")
 
 def generate(length, charset="printable"):
     alphabet = CHARSETS[charset]
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    return "".join(secrets.choice(alphabet) for _position in range(length))
 
 
 def credential_path(store, name):

@@ -52,7 +52,10 @@ def plan(sites, users, groups, group_members, dir_state, web_group):
         elif users[name][2] != site["root"] or users[name][3] != site["shell"]:
             actions.append(Action(name, "modify_user", name))
         if web_group and web_group not in group_members.get(group, set()):
-            actions.append(Action(name, "add_member", web_group))
+            actions.append(Action(name, "add_member", (web_group, group)))
+        for extra in site.get("groups") or []:
+            if name not in group_members.get(extra, set()):
+                actions.append(Action(name, "add_member", (name, extra)))
         for directory in site_directories(site):
             current = dir_state.get(directory.path)
             if current is None:
@@ -73,4 +76,6 @@ def describe(action):
     detail = action.detail
     if isinstance(detail, Directory):
         return "%s %s (%s:%s %04o)" % (action.kind, detail.path, detail.owner, detail.group, detail.mode)
+    if action.kind == "add_member":
+        return "add_member %s to %s" % detail
     return "%s %s" % (action.kind, detail)

@@ -212,9 +212,7 @@ def normalise_sites(sites, defaults=None):
             continue
         label = "site %s (wpzo_sites[%d])" % (raw.get("domain"), index)
         site_errors = []
-
-        def err(message, site_errors=site_errors):
-            site_errors.append(message)
+        err = site_errors.append
 
         raw = _expand_shorthands(raw)
         _unknown_keys(raw, DEFAULTS, "", err)

@@ -13,11 +13,13 @@ __metaclass__ = type
 MARKER_LINE = "# Managed by wpzo.hosting: do not edit, changes are overwritten."
 
 
-def accounts(sites):
+def accounts(sites, redis_group=None):
+    """Site users; those of object-cache sites join the group that may open the Redis socket."""
     return [
         {
             "user": site["system_user"],
             "group": site["system_group"],
+            "groups": [redis_group] if redis_group and site["object_cache"] else [],
             "root": site["root"],
             "state": site["state"],
             "remove_files": site["state"] == "absent",
@@ -102,58 +104,94 @@ def wordpress(sites, secrets, core):
     return result
 
 
-def cron_unit_name(site):
-    return "wpzo-wp-cron-%s" % site["system_user"]
+def vhosts(sites):
+    """The nginx role's vhost interface (docs/roles/nginx.md), for every present site."""
+    result = []
+    for site in sites:
+        if site["state"] != "present":
+            continue
+        tls = site["tls"]
+        result.append(
+            {
+                "domain": site["domain"],
+                "kind": site["kind"],
+                "server_names": site["server_names"],
+                "redirect_names": site["redirect_names"],
+                "redirect_to": site["redirect_to"] or "",
+                "root": site["root"],
+                "docroot": site["docroot"],
+                "log_dir": site["log_dir"],
+                "php_socket": site["php_socket"] if site["uses_php"] else "",
+                "tls": {
+                    "mode": tls["mode"],
+                    "certificate": tls["certificate"] or "",
+                    "certificate_key": tls["certificate_key"] or "",
+                    "hsts": tls["enabled"] and tls["hsts"],
+                    "hsts_preload": tls["enabled"] and tls["hsts"] and tls["hsts_preload"],
+                },
+                "page_cache": site["page_cache"],
+                "basic_auth_file": site["basic_auth_file"],
+                "client_max_body_size": site["client_max_body_size"],
+            }
+        )
+    return result
 
 
-def cron_units(sites, php_binary, schedule, systemd_dir="/etc/systemd/system"):
-    """A oneshot service and a timer per WordPress site whose cron runs from the system timer."""
+def _unit(lines):
+    return "\n".join([MARKER_LINE, *lines, ""])
+
+
+def unit_base(kind, site):
+    return "wpzo-%s-%s" % (kind, site["system_user"])
+
+
+def site_units(sites, php_binary, schedule, purge_command, systemd_dir="/etc/systemd/system"):
+    """systemd units of every present site: WordPress cron (service + timer) and page-cache purge (service + path).
+
+    The purge path unit watches the request file the site's must-use plugin writes (the site's PHP cannot run
+    the root-only purge command itself).
+    """
     files = []
     for site in sites:
-        if site["state"] != "present" or not site["cron"]:
+        if site["state"] != "present":
             continue
-        unit = cron_unit_name(site)
-        service = "\n".join(
-            [
-                MARKER_LINE,
-                "[Unit]",
-                "Description=WordPress cron of %s" % site["domain"],
-                "",
-                "[Service]",
-                "Type=oneshot",
-                "User=%s" % site["system_user"],
-                "Group=%s" % site["system_group"],
+        if site["cron"]:
+            base = unit_base("wp-cron", site)
+            files.append({"path": "%s/%s.service" % (systemd_dir, base), "content": _unit([
+                "[Unit]", "Description=WordPress cron of %s" % site["domain"], "",
+                "[Service]", "Type=oneshot", "User=%s" % site["system_user"], "Group=%s" % site["system_group"],
                 "WorkingDirectory=%s" % site["docroot"],
                 "ExecStart=%s -f %s/wp-cron.php" % (php_binary, site["docroot"]),
-                "Nice=10",
-                "IOSchedulingClass=idle",
-                "NoNewPrivileges=yes",
-                "PrivateTmp=yes",
-                "ProtectSystem=full",
+                "Nice=10", "IOSchedulingClass=idle", "NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectSystem=full",
                 "ProtectHome=yes",
-                "",
-            ]
-        )
-        timer = "\n".join(
-            [
-                MARKER_LINE,
-                "[Unit]",
-                "Description=Run WordPress cron of %s" % site["domain"],
-                "",
-                "[Timer]",
-                "OnCalendar=%s" % schedule,
-                "RandomizedDelaySec=60",
-                "Persistent=true",
-                "",
-                "[Install]",
-                "WantedBy=timers.target",
-                "",
-            ]
-        )
-        files.append({"path": "%s/%s.service" % (systemd_dir, unit), "content": service})
-        files.append({"path": "%s/%s.timer" % (systemd_dir, unit), "content": timer})
+            ])})  # fmt: skip
+            files.append({"path": "%s/%s.timer" % (systemd_dir, base), "content": _unit([
+                "[Unit]", "Description=Run WordPress cron of %s" % site["domain"], "",
+                "[Timer]", "OnCalendar=%s" % schedule, "RandomizedDelaySec=60", "Persistent=true", "",
+                "[Install]", "WantedBy=timers.target",
+            ])})  # fmt: skip
+        if site["page_cache"] and site["kind"] == "wordpress":
+            base = unit_base("cache-purge", site)
+            request = "%s/.wpzo-purge-request" % site["tmp_dir"]
+            files.append({"path": "%s/%s.service" % (systemd_dir, base), "content": _unit([
+                "[Unit]", "Description=Purge the page cache of %s" % site["domain"], "StartLimitIntervalSec=0", "",
+                "[Service]", "Type=oneshot", "ExecStart=%s %s" % (purge_command, site["domain"]),
+            ])})  # fmt: skip
+            files.append({"path": "%s/%s.path" % (systemd_dir, base), "content": _unit([
+                "[Unit]", "Description=Watch the page-cache purge requests of %s" % site["domain"], "",
+                "[Path]", "PathChanged=%s" % request, "", "[Install]", "WantedBy=paths.target",
+            ])})  # fmt: skip
     return files
 
 
-def cron_timers(sites):
-    return ["%s.timer" % cron_unit_name(site) for site in sites if site["state"] == "present" and site["cron"]]
+def site_unit_triggers(sites):
+    """The timer and path units to enable, as their names in timers.target.wants and paths.target.wants."""
+    names = []
+    for site in sites:
+        if site["state"] != "present":
+            continue
+        if site["cron"]:
+            names.append(unit_base("wp-cron", site) + ".timer")
+        if site["page_cache"] and site["kind"] == "wordpress":
+            names.append(unit_base("cache-purge", site) + ".path")
+    return names

@@ -42,6 +42,7 @@ import tempfile
 import time
 
 from ansible_collections.wpzo.hosting.plugins.module_utils import site_names
+from ansible_collections.wpzo.hosting.plugins.module_utils.wordpress_object_cache import OBJECT_CACHE_DROP_IN
 
 MARKER = "Managed by wpzo.hosting.wordpress - do not edit"
 MARKER_SCAN_BYTES = 512
@@ -765,7 +766,16 @@ final class Wpzo_Cache_Purge {
 Wpzo_Cache_Purge::boot();
 """.replace("@@MARKER@@", MARKER)
 
-MU_PLUGINS = collections.OrderedDict((("wpzo-cache-purge.php", CACHE_PURGE_PLUGIN),))
+MU_PLUGINS = collections.OrderedDict((("mu-plugins/wpzo-cache-purge.php", CACHE_PURGE_PLUGIN),))
+OBJECT_CACHE = OBJECT_CACHE_DROP_IN.replace("@@MARKER@@", MARKER)
+
+
+def drop_ins(site):
+    """The files the module keeps in wp-content, by path below it: the must-use plugins, and the object cache."""
+    files = collections.OrderedDict(MU_PLUGINS)
+    if site.get("redis"):
+        files["object-cache.php"] = OBJECT_CACHE
+    return files
 
 
 def is_managed(data):
@@ -1092,7 +1102,7 @@ def read_site(site, cache_dir):
     return SiteState(
         version=installed_version(path) if path_ok else None,
         config=read_file(os.path.join(path, CONFIG_NAME)),
-        mu_plugins=dict((name, read_file(os.path.join(content, "mu-plugins", name))) for name in MU_PLUGINS),
+        mu_plugins=dict((name, read_file(os.path.join(content, name))) for name in drop_ins(site)),
         plugins=dict((e["name"], os.path.isdir(os.path.join(content, "plugins", e["name"]))) for e in site["plugins"]),
         themes=dict((e["name"], os.path.isdir(os.path.join(content, "themes", e["name"]))) for e in site["themes"]),
         marker=read_marker(cache_dir, site["domain"]),
@@ -1161,9 +1171,9 @@ def plan_site(site, state, verify_installed=False, ids=None, generate=generate_s
         meta_changed = ids is None or (config.uid, config.gid, config.mode) != (ids[0], ids[1], CONFIG_MODE)
 
     mu = []
-    for name, source in MU_PLUGINS.items():
+    for name, source in drop_ins(site).items():
         current = state.mu_plugins[name]
-        where = os.path.join(path, "wp-content", "mu-plugins", name)
+        where = os.path.join(path, "wp-content", name)
         if current.kind == "other":
             raise SiteError("%s exists and is not a regular file" % where)
         if current.kind == "file" and not is_managed(current.content):
@@ -1464,8 +1474,9 @@ def reconcile_site(site, ctx, progress=None):
     # wp-config.php and the must-use plugins: one helper call writes them all.
     config_changed = plan.config_content_changed or plan.config_meta_changed
     writes = [(config_path, plan.config_text, CONFIG_MODE)] if config_changed else []
-    mu_dir = os.path.join(path, "wp-content", "mu-plugins")
-    writes += [(os.path.join(mu_dir, name), MU_PLUGINS[name], MU_PLUGIN_MODE) for name in plan.mu_plugins]
+    content_dir = os.path.join(path, "wp-content")
+    managed = drop_ins(site)
+    writes += [(os.path.join(content_dir, name), managed[name], MU_PLUGIN_MODE) for name in plan.mu_plugins]
     if writes and not ctx.check_mode:
         write_as_owner(ctx, site, writes, gid)
     if config_changed:
@@ -1491,13 +1502,13 @@ def reconcile_site(site, ctx, progress=None):
         changes.append("mu_plugins")
         for name in plan.mu_plugins if ctx.want_diff else ():
             current = state.mu_plugins[name]
-            dest = os.path.join(mu_dir, name)
+            dest = os.path.join(content_dir, name)
             diffs.append(
                 {
                     "before_header": dest if current.kind == "file" else "/dev/null",
                     "after_header": dest,
                     "before": current.content.decode("utf-8", "replace") if current.content else "",
-                    "after": MU_PLUGINS[name],
+                    "after": managed[name],
                 }
             )
 

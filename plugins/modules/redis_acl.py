@@ -36,17 +36,8 @@ description:
   - Redis is spoken to directly over the socket (a small RESP client, no dependency), so no password ever appears
     on a command line or in an environment, and error replies are never mistaken for success (C(redis-cli) exits
     0 on them).
-attributes:
-  check_mode:
-    support: full
-    description: Can run in check_mode and return changed status prediction without modifying target.
-  diff_mode:
-    support: full
-    description: Will return details on what has changed (or possibly needs changing in diff_mode), when in diff mode.
-  platform:
-    platforms: posix
-    description: Target OS/families that can be operated against.
-    support: full
+extends_documentation_fragment:
+  - wpzo.hosting.attributes
 options:
   users:
     description:

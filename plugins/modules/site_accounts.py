@@ -41,6 +41,11 @@ options:
         description: Site root, such as C(/srv/www/example.com).
         type: path
         required: true
+      groups:
+        description: Supplementary groups of the site user, such as the group of the Redis socket; they must exist.
+        type: list
+        elements: str
+        default: []
       shell:
         description: Login shell.
         type: path
@@ -141,7 +146,8 @@ def apply(module, sites_by_user, action):
     elif kind == "modify_user":
         run(module, ["usermod", "--home", site["root"], "--shell", site["shell"], detail])
     elif kind == "add_member":
-        run(module, ["gpasswd", "--add", detail, site["group"]])
+        member, group = detail
+        run(module, ["gpasswd", "--add", member, group])
     elif kind in ("create_dir", "fix_dir"):
         if kind == "create_dir":
             os.makedirs(detail.path, exist_ok=True)
@@ -170,6 +176,7 @@ def main():
                     user=dict(type="str", required=True),
                     group=dict(type="str"),
                     root=dict(type="path", required=True),
+                    groups=dict(type="list", elements="str", default=[]),
                     shell=dict(type="path", default="/usr/sbin/nologin"),
                     state=dict(type="str", choices=["present", "absent"], default="present"),
                     remove_files=dict(type="bool", default=False),

@@ -41,7 +41,7 @@ def fcgi(host, sock, script, query=None, user=None):
     if user:
         command = f"runuser -u {user} -- {command}"
     result = host.run(command)
-    headers, _, body = result.stdout.partition("\r\n\r\n")
+    headers, body = ([*result.stdout.split("\r\n\r\n", 1), ""])[:2]
     return result.rc, headers, body + result.stderr
 
 

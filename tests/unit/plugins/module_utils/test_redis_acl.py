@@ -13,7 +13,7 @@ import threading
 import pytest
 from ansible_collections.wpzo.hosting.plugins.module_utils import redis_acl as acl
 
-SECRET = "p\"a's$s`\\w#o>r%d{x}~!"  # noqa: S105 - every awkward printable character a generated password may hold
+SECRET = "p\"a's$s`\\w#o>r%d{x}~!"
 SECRET_HASH = hashlib.sha256(SECRET.encode()).hexdigest()
 ADMIN = {"name": "admin", "password": "adminpw", "keys": ["*"], "channels": ["*"], "commands": ["+@all"]}
 
@@ -431,7 +431,7 @@ def test_wrong_login_changes_nothing(env):
     assert "cannot log in to Redis at %s as 'admin': WRONGPASS" % env.redis.path in info.value.msg
     assert not os.path.exists(env.aclfile)
     # Rotating the admin password: the previous one logs in, the new one is written and loaded.
-    result = acl.reconcile(env.params(login_password="other"))  # noqa: S106
+    result = acl.reconcile(env.params(login_password="other"))
     assert result["reloaded"] is True
     assert acl.user_state(env.redis.loaded["admin"])["hashes"] == {acl.password_hash("adminpw")}
 

@@ -56,3 +56,12 @@ def test_absent_site_removes_tree_user_and_group_only_when_asked():
     keep_files = dict(SITE, state="absent")
     assert kinds(accounts.plan([keep_files], *state, "www-data")) == ["remove_user", "remove_group"]
     assert accounts.plan([gone], {}, {}, {}, {}, "www-data") == []
+
+
+def test_supplementary_groups_are_joined_once():
+    site = dict(SITE, groups=["redis-clients"])
+    users, groups, members, dirs = converged_state(SITE)
+    actions = accounts.plan([site], users, groups, members, dirs, "www-data")
+    assert [(a.kind, a.detail) for a in actions] == [("add_member", ("a_example", "redis-clients"))]
+    members["redis-clients"] = {"a_example"}
+    assert accounts.plan([site], users, groups, members, dirs, "www-data") == []

@@ -209,7 +209,7 @@ def test_read_defines_is_not_fooled_by_closing_parenthesis_in_strings():
     text = "define( 'AUTH_KEY', 'a\\');b' );\ndefine( 'WP_REDIS_PASSWORD', [ 'u', 'p);' ] );\n"
     defines = wp.read_defines(text)
     assert wp.parse_php_string(defines["AUTH_KEY"]) == "a');b"
-    assert defines["WP_REDIS_PASSWORD"] == "[ 'u', 'p);' ]"  # noqa: S105
+    assert defines["WP_REDIS_PASSWORD"] == "[ 'u', 'p);' ]"
 
 
 def test_rendered_config_has_marker_and_every_setting():
@@ -462,7 +462,7 @@ def test_diff_masks_every_secret_and_says_which_changed():
     site = valid_site(db_password=NASTY, redis={"username": "u", "password": "redis-secret"},
                       extra_constants={"STRIPE_SECRET": "sk_live_1", "PLAIN": "visible"})  # fmt: skip
     old_salts = wp.complete_salts({})
-    before = wp.render_config(dict(site, db_password="old-db-password"), old_salts)  # noqa: S106
+    before = wp.render_config(dict(site, db_password="old-db-password"), old_salts)
     after = wp.render_config(site, old_salts)
     masked_before, masked_after = wp.config_diff_texts(site, before, after)
     for secret in [NASTY, "old-db-password", "redis-secret", "sk_live_1", *old_salts.values()]:
@@ -537,7 +537,7 @@ def test_installed_check_only_when_the_marker_cannot_vouch(marker, verify, expec
 def test_database_password_change_rechecks_installation():
     site = valid_site()
     marker = {"fingerprint": wp.db_fingerprint(site)}
-    plan = wp.plan_site(dict(site, db_password="rotated"), _state(marker=marker), ids=(0, 0))  # noqa: S106
+    plan = wp.plan_site(dict(site, db_password="rotated"), _state(marker=marker), ids=(0, 0))
     assert plan.check_install
 
 
@@ -724,7 +724,7 @@ def test_config_change_is_an_update_with_masked_diff(env):
     site = env.site()
     wp.reconcile([site], env.ctx())
     env.runner.calls.clear()
-    changed = dict(site, db_password="rotated-password", extra_constants={"WP_DEBUG": True})  # noqa: S106
+    changed = dict(site, db_password="rotated-password", extra_constants={"WP_DEBUG": True})
     result = wp.reconcile([changed], env.ctx(want_diff=True))
     assert result["updated"] == ["a.example"]
     assert result["sites"]["a.example"]["changed"] == ["config"]
@@ -916,3 +916,11 @@ echo file_get_contents( WPZO_PURGE_REQUEST_FILE );
     lines = proc.stdout.splitlines()
     assert lines[0] == "none"
     assert re.match(r"^[0-9]+ save_post,comment_post,switch_theme$", lines[1]), lines
+
+
+def test_object_cache_drop_in_only_for_sites_with_redis():
+    assert list(wp.drop_ins({"redis": None})) == ["mu-plugins/wpzo-cache-purge.php"]
+    with_redis = wp.drop_ins({"redis": {"path": "/run/redis/redis-server.sock"}})
+    assert list(with_redis) == ["mu-plugins/wpzo-cache-purge.php", "object-cache.php"]
+    assert wp.is_managed(with_redis["object-cache.php"].encode())
+    assert "FLUSHDB" not in with_redis["object-cache.php"].upper().replace("WP_CACHE_FLUSH", "")

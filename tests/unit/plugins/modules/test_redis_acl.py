@@ -23,8 +23,8 @@ _utils_tests = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_utils_tests)
 FakeRedis = _utils_tests.FakeRedis
 
-SITE_PASSWORD = "s'i\"t$e`p\\a#s>s"  # noqa: S105
-ADMIN_PASSWORD = "admin-secret-1"  # noqa: S105
+SITE_PASSWORD = "s'i\"t$e`p\\a#s>s"
+ADMIN_PASSWORD = "admin-secret-1"
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def run(env, check_mode=False, diff=False, **args):
         "socket": env.redis.path,
         "purge": True,
     }
-    params["sites"][1]["password"] = "second-site"  # noqa: S105
+    params["sites"][1]["password"] = "second-site"
     params.update(args)
     params["_ansible_check_mode"] = check_mode
     params["_ansible_diff"] = diff
@@ -172,25 +172,6 @@ def test_validate_only(env, result):
 DOC = yaml.safe_load(module.DOCUMENTATION)
 
 
-def _compare(spec, doc_options, where):
-    assert sorted(spec) == sorted(doc_options), where
-    for name, opt in spec.items():
-        doc = doc_options[name]
-        label = "%s.%s" % (where, name)
-        assert doc.get("type", "str") == opt.get("type", "str"), label
-        assert doc.get("default") == opt.get("default"), label
-        assert bool(doc.get("required", False)) == bool(opt.get("required", False)), label
-        assert doc.get("elements") == opt.get("elements"), label
-        assert doc.get("choices") == opt.get("choices"), label
-        assert doc.get("description"), label
-        if "options" in opt:
-            _compare(opt["options"], doc["suboptions"], label)
-
-
-def test_argument_spec_matches_documentation():
-    _compare(module.ARGUMENT_SPEC, DOC["options"], "options")
-
-
 def test_passwords_are_no_log():
     assert module.USER_SPEC["password"]["no_log"] is True
     assert module.SITE_SPEC["password"]["no_log"] is True
@@ -203,14 +184,3 @@ def test_defaults_match_module_utils():
     assert set(module.SITE_SPEC) == set(acl.SITE_DEFAULTS) | {"domain"}
     for name, default in acl.USER_DEFAULTS.items():
         assert module.USER_SPEC[name].get("default") == default, name
-
-
-def test_documentation_blocks_parse():
-    assert DOC["module"] == "redis_acl"
-    assert DOC["version_added"] == "0.1.0"
-    assert set(DOC["attributes"]) == {"check_mode", "diff_mode", "platform"}
-    assert DOC["attributes"]["check_mode"]["support"] == "full"
-    assert DOC["attributes"]["diff_mode"]["support"] == "full"
-    returns = yaml.safe_load(module.RETURN)
-    assert {"added", "updated", "removed", "users", "sites", "reloaded", "diff", "errors"} <= set(returns)
-    assert isinstance(yaml.safe_load(module.EXAMPLES), list)

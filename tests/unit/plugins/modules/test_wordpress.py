@@ -17,9 +17,9 @@ _SPEC = importlib.util.spec_from_file_location(
 helpers = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(helpers)
 
-SECRET_DB = "db'pa\\ss$word"  # noqa: S105
-SECRET_ADMIN = "admin'secret\\$"  # noqa: S105
-SECRET_REDIS = "redis'secret"  # noqa: S105
+SECRET_DB = "db'pa\\ss$word"
+SECRET_ADMIN = "admin'secret\\$"
+SECRET_REDIS = "redis'secret"
 
 
 @pytest.fixture

@@ -1,0 +1,160 @@
+"""What the sites and the operator of a server converged with wpzo.hosting.redis see."""
+
+import hashlib
+import ipaddress
+import os
+import shlex
+
+import pytest
+
+CREDENTIALS = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "credentials", "redis")
+SOCKET = "/run/redis/redis-server.sock"
+ALPHA, BETA, GAMMA = "alpha_example_com", "beta_example_org", "gamma_example_net"
+BETA_PASSWORD = "b'e\"t$a`\\#>%~!{x}"  # noqa: S105 - given in converge.yml
+
+
+def stored(user):
+    """A password from the controller's credentials store (the converge generated it there)."""
+    with open(os.path.join(CREDENTIALS, user)) as handle:
+        return handle.read().rstrip("\n")
+
+
+def password_of(user):
+    return BETA_PASSWORD if user == BETA else stored(user)
+
+
+def redis(host, user, *command, password=None, tcp=False, as_user=None):
+    """redis-cli on the server, the password in REDISCLI_AUTH (never an argument); returns stdout and stderr."""
+    target = "-h 127.0.0.1 -p 6379" if tcp else "-s " + SOCKET
+    login = "" if user is None else "--user %s" % shlex.quote(user)
+    secret = password if password is not None else (password_of(user) if user else None)
+    env = "REDISCLI_AUTH=%s " % shlex.quote(secret) if secret is not None else ""
+    cli = "redis-cli --no-auth-warning %s %s %s" % (target, login, " ".join(shlex.quote(arg) for arg in command))
+    if as_user:
+        cli = "runuser -u %s -- env %s%s" % (as_user, env, cli)
+        env = ""
+    result = host.run(env + cli)
+    return (result.stdout + result.stderr).strip()
+
+
+def admin(host, *command):
+    return redis(host, "admin", *command)
+
+
+def test_site_user_reads_and_writes_its_own_keys(host):
+    assert redis(host, ALPHA, "SET", ALPHA + ":greeting", "hello") == "OK"
+    assert redis(host, ALPHA, "GET", ALPHA + ":greeting") == "hello"
+    assert redis(host, ALPHA, "PUBLISH", ALPHA + ":events", "x") == "0"
+
+
+def test_password_with_awkward_characters_works(host):
+    assert redis(host, BETA, "SET", BETA + ":k", "v") == "OK"
+    assert redis(host, BETA, "GET", BETA + ":k") == "v"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("GET", BETA + ":k"),
+        ("SET", BETA + ":k", "stolen"),
+        ("DEL", BETA + ":k"),
+        ("GET", "unprefixed"),
+        ("PUBLISH", BETA + ":channel", "x"),
+    ],
+)
+def test_site_user_is_refused_other_sites_keys_and_channels(host, command):
+    assert redis(host, ALPHA, *command).startswith("NOPERM")
+    assert redis(host, BETA, "GET", BETA + ":k") == "v"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("FLUSHALL",),
+        ("FLUSHDB",),
+        ("CONFIG", "GET", "maxmemory"),
+        ("KEYS", "*"),
+        ("ACL", "LIST"),
+        ("SWAPDB", "0", "1"),
+        ("FUNCTION", "FLUSH"),
+    ],
+)
+def test_site_user_is_refused_dangerous_commands(host, command):
+    assert redis(host, ALPHA, *command).startswith("NOPERM")
+
+
+def test_default_user_can_do_nothing(host):
+    assert redis(host, None, "PING").startswith("NOAUTH")
+    assert redis(host, None, "GET", ALPHA + ":greeting", tcp=True).startswith("NOAUTH")
+    assert "WRONGPASS" in redis(host, "default", "PING", password="anything")  # noqa: S106
+    assert "WRONGPASS" in redis(host, ALPHA, "PING", password="wrong")  # noqa: S106
+
+
+def test_socket_is_for_its_group_only(host):
+    socket = host.file(SOCKET)
+    assert socket.is_socket
+    assert (socket.user, socket.group, socket.mode) == ("redis", "redis-clients", 0o660)
+    assert redis(host, ALPHA, "PING", as_user="alpha") == "PONG"
+    assert "Permission denied" in redis(host, ALPHA, "PING", as_user="outsider")
+
+
+def test_listens_on_loopback_only(host):
+    listeners = host.check_output("ss -H -ltnp").splitlines()
+    addresses = {line.split()[3] for line in listeners}
+    assert "127.0.0.1:6379" in addresses
+    # Everything listening is on loopback (Docker's DNS resolver listens on 127.0.0.11 in a container).
+    hosts = {address.rsplit(":", 1)[0].strip("[]").split("%")[0] for address in addresses}
+    assert all(ipaddress.ip_address(host_address).is_loopback for host_address in hosts), listeners
+    assert redis(host, ALPHA, "PING", tcp=True) == "PONG"
+
+
+def test_not_reachable_from_another_machine(probe, instance_ip):
+    assert probe.tcp_connect(instance_ip, 6379) in ("refused", "timeout")
+
+
+def test_memory_limit_eviction_and_no_persistence(host):
+    assert admin(host, "CONFIG", "GET", "maxmemory").splitlines() == ["maxmemory", str(96 * 1024 * 1024)]
+    assert admin(host, "CONFIG", "GET", "maxmemory-policy").splitlines() == ["maxmemory-policy", "allkeys-lfu"]
+    assert admin(host, "CONFIG", "GET", "save") == "save"  # and an empty value: no snapshots
+    assert admin(host, "CONFIG", "GET", "appendonly").splitlines() == ["appendonly", "no"]
+    assert admin(host, "CONFIG", "GET", "protected-mode").splitlines() == ["protected-mode", "yes"]
+
+
+def test_aclfile_holds_hashes_of_the_stored_passwords_only(host):
+    aclfile = host.file("/etc/redis/users.acl")
+    assert (aclfile.user, aclfile.group, aclfile.mode) == ("root", "redis", 0o640)
+    content = aclfile.content_string
+    for user in ("admin", ALPHA, BETA):
+        secret = password_of(user)
+        assert secret not in content
+        assert "#" + hashlib.sha256(secret.encode()).hexdigest() in content
+    assert "user default off\n" in content
+    assert "user %s on #" % ALPHA in content and " ~%s:* &%s:* +@all -@dangerous" % (ALPHA, ALPHA) in content
+
+
+def test_running_users_are_the_files(host):
+    assert sorted(admin(host, "ACL", "USERS").splitlines()) == sorted(["admin", "default", ALPHA, BETA])
+
+
+def test_removed_site_has_no_user_any_more(host):
+    assert GAMMA not in admin(host, "ACL", "USERS").splitlines()
+    assert "WRONGPASS" in redis(host, GAMMA, "PING")
+    assert GAMMA not in host.file("/etc/redis/users.acl").content_string
+
+
+def test_runtime_acl_and_config_changes_cannot_be_saved(host):
+    assert admin(host, "ACL", "SAVE").startswith("ERR")
+    assert admin(host, "CONFIG", "REWRITE").startswith("ERR")
+
+
+def test_service_runs_enabled_with_its_sandbox(host):
+    service = host.service("redis-server")
+    assert service.is_running and service.is_enabled
+    properties = host.check_output("systemctl show redis-server -p PrivateUsers -p ProtectSystem -p NoNewPrivileges")
+    assert "PrivateUsers=no" in properties  # the container drop-in; a server keeps Debian's yes
+    assert "ProtectSystem=strict" in properties and "NoNewPrivileges=yes" in properties
+    assert host.file("/etc/systemd/system/redis-server.service.d/container.conf").exists
+
+
+def test_redis_logs_to_the_journal(host):
+    assert "Ready to accept connections" in host.check_output("journalctl -u redis-server --no-pager -o cat")

@@ -1,0 +1,222 @@
+"""The full stack as its users see it: sites served, logins, caches, isolation, WordPress's own health, removal."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+CREDENTIALS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "credentials"
+# The folder Molecule writes the inventory to: its hosts, groups and group_vars.
+INVENTORY = str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
+ANSIBLE_BIN = Path(sys.executable).parent
+BLOG, SHOP, STATIC, OLD, GONE = (
+    "blog.example.test",
+    "shop.example.test",
+    "static.example.test",
+    "old-blog.example.test",
+    "gone.example.test",
+)
+
+
+@pytest.fixture(scope="module")
+def curl(instance_ip):
+    """curl on the controller, reaching the server by its address with the site's name (SNI and Host)."""
+
+    def run(url, *options):
+        host = url.split("/")[2]
+        port = 443 if url.startswith("https") else 80
+        command = ["curl", "-sk", "--max-time", "15", "--resolve", f"{host}:{port}:{instance_ip}", *options, url]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+
+    return run
+
+
+def headers(result):
+    lines = result.stdout.split("\r\n\r\n")[0].splitlines()
+    status = int(lines[0].split()[1])
+    fields = (line.split(":", 1) for line in lines[1:] if ":" in line)
+    return status, {name.lower(): value.strip() for name, value in fields}
+
+
+def secret(name):
+    return (CREDENTIALS / name).read_text().rstrip("\n")
+
+
+def test_each_domain_serves_its_own_site(curl, host):
+    blog = curl(f"https://{BLOG}/")
+    assert "<title>The wpzo Blog" in blog.stdout
+    shop = curl(f"http://{SHOP}/")
+    assert "<title>Shop of wpzo" in shop.stdout
+    host.run(f"runuser -u static_example_test -- sh -c 'echo static-ok > /srv/www/{STATIC}/public/index.html'")
+    assert curl(f"https://{STATIC}/").stdout.strip() == "static-ok"
+
+
+def test_tls_sites_redirect_http_to_https(curl):
+    status, found = headers(curl(f"http://{BLOG}/hello?x=1", "-D", "-", "-o", "/dev/null"))
+    assert status == 301 and found["location"] == f"https://{BLOG}/hello?x=1"
+
+
+def test_aliases_and_redirect_sites_answer_301_to_the_primary(curl):
+    status, found = headers(curl(f"https://www.{BLOG}/a/b", "-D", "-", "-o", "/dev/null"))
+    assert status == 301 and found["location"] == f"https://{BLOG}/a/b"
+    status, found = headers(curl(f"http://{OLD}/some/path?q=1", "-D", "-", "-o", "/dev/null"))
+    assert status == 301 and found["location"] == f"https://{BLOG}/some/path?q=1"
+
+
+def test_an_unknown_name_gets_no_answer(curl):
+    assert curl("http://unknown.example.test/").returncode == 52
+
+
+@pytest.fixture(scope="module")
+def admin_cookies(curl):
+    with tempfile.TemporaryDirectory() as work:
+        password = Path(work) / "pwd"
+        password.write_text(secret("wordpress/blog_example_test-admin"))
+        jar = Path(work) / "jar"
+        login = curl(
+            f"https://{BLOG}/wp-login.php", "-D", "-", "-o", "/dev/null", "-c", str(jar),
+            "-b", "wordpress_test_cookie=WP%20Cookie%20check", "--data-urlencode", "log=siteadmin",
+            "--data-urlencode", f"pwd@{password}", "--data-urlencode", "testcookie=1",
+        )  # fmt: skip
+        yield login, jar.read_text()
+
+
+def test_admin_logs_in_with_the_stored_password(admin_cookies):
+    login, jar = admin_cookies
+    assert headers(login)[0] == 302
+    assert "wordpress_logged_in_" in jar
+
+
+def test_page_cache_hits_for_visitors_and_is_bypassed_when_logged_in(curl, admin_cookies):
+    curl(f"https://{BLOG}/?p=1")
+    first = headers(curl(f"https://{BLOG}/", "-D", "-", "-o", "/dev/null"))[1]["x-cache-status"]
+    second = headers(curl(f"https://{BLOG}/", "-D", "-", "-o", "/dev/null"))[1]["x-cache-status"]
+    assert (first, second) in (("MISS", "HIT"), ("HIT", "HIT"))
+    logged_in = next(line for line in admin_cookies[1].splitlines() if "wordpress_logged_in_" in line).split("\t")
+    found = headers(curl(f"https://{BLOG}/", "-D", "-", "-o", "/dev/null", "-b", f"{logged_in[5]}={logged_in[6]}"))[1]
+    assert found["x-cache-status"] == "BYPASS"
+
+
+def test_object_cache_holds_keys_under_the_sites_prefix(curl, host):
+    curl(f"https://{BLOG}/")
+    with tempfile.NamedTemporaryFile("w") as auth:
+        auth.write(secret("redis/admin"))
+        auth.flush()
+        subprocess.run(["docker", "cp", auth.name, f"{host.backend.get_hostname()}:/root/.redis-admin"], check=True)
+    try:
+        found = host.check_output(
+            'REDISCLI_AUTH="$(cat /root/.redis-admin)" redis-cli -s /run/redis/redis-server.sock --user admin '
+            "--no-auth-warning --scan --pattern '*'"
+        ).splitlines()
+    finally:
+        host.run("rm -f /root/.redis-admin")
+    assert found, "no keys in Redis"
+    assert all(key.startswith("blog_example_test:") for key in found), found
+
+
+def test_one_sites_php_cannot_read_another_sites_files_or_database(curl, host):
+    probe = (
+        "<?php\n"
+        "$theirs = @file_get_contents('/srv/www/blog.example.test/public/wp-config.php');\n"
+        "echo $theirs === false ? 'file:denied' : 'file:READ';\n"
+        "require __DIR__ . '/wp-config.php';\n"
+        "mysqli_report(MYSQLI_REPORT_OFF);\n"
+        "$db = @new mysqli('localhost', DB_USER, DB_PASSWORD, 'wp_blog_example_test');\n"
+        "echo $db->connect_errno ? ' db:denied' : ' db:OPEN';\n"
+    )
+    host.run(
+        f"runuser -u shop_example_test -- tee /srv/www/{SHOP}/public/isolation.php > /dev/null <<'EOF'\n{probe}EOF"
+    )
+    assert curl(f"http://{SHOP}/isolation.php").stdout == "file:denied db:denied"
+    host.run(f"rm -f /srv/www/{SHOP}/public/isolation.php")
+
+
+SITE_HEALTH = r"""<?php
+define('WP_ADMIN', true);
+$_SERVER['HTTP_HOST'] = 'blog.example.test';
+$_SERVER['HTTPS'] = 'on';
+require '/srv/www/blog.example.test/public/wp-load.php';
+require_once ABSPATH . 'wp-admin/includes/admin.php';
+require_once ABSPATH . 'wp-admin/includes/class-wp-site-health.php';
+wp_set_current_user(1);
+$health = WP_Site_Health::get_instance();
+$results = array();
+foreach (WP_Site_Health::get_tests()['direct'] as $name => $test) {
+    if (is_string($test['test']) && method_exists($health, 'get_test_' . $test['test'])) {
+        $result = call_user_func(array($health, 'get_test_' . $test['test']));
+    } elseif (is_callable($test['test'])) {
+        $result = call_user_func($test['test']);
+    } else {
+        continue;
+    }
+    $results[$name] = $result['status'];
+}
+echo json_encode($results);
+"""
+
+# Site Health tests that need the internet, which the test server has not: each named here on purpose.
+NEEDS_INTERNET = {
+    "background_updates",  # asks WordPress.org whether updates can run
+    "dotorg_communication",  # communication with WordPress.org
+}
+
+
+def test_wordpress_site_health_reports_no_critical_problem(host):
+    host.run(
+        f"runuser -u blog_example_test -- tee /srv/www/{BLOG}/tmp/site-health.php > /dev/null <<'EOF'\n{SITE_HEALTH}EOF"
+    )
+    output = host.check_output(f"runuser -u blog_example_test -- php8.2 /srv/www/{BLOG}/tmp/site-health.php")
+    results = json.loads(output[output.index("{") :])
+    assert len(results) > 10
+    critical = {name for name, status in results.items() if status == "critical"}
+    assert critical <= NEEDS_INTERNET, f"critical Site Health results: {sorted(critical - NEEDS_INTERNET)}"
+
+
+def run_sites_playbook(sites):
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as extra:
+        json.dump({"wpzo_sites": sites}, extra)
+        extra.flush()
+        playbook = Path(__file__).parents[3] / "playbooks" / "sites.yml"
+        result = subprocess.run(
+            [str(ANSIBLE_BIN / "ansible-playbook"), "-i", INVENTORY, str(playbook), "-e", f"@{extra.name}"],
+            capture_output=True, text=True, check=False, timeout=900,
+            env=dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1"),
+        )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:]
+    recaps = [line for line in result.stdout.splitlines() if re.match(r"^wpzo-sites\s+:", line)]
+    assert recaps, result.stdout[-3000:] + result.stderr[-2000:]
+    return recaps[-1]
+
+
+def test_removing_a_site_leaves_its_backup_and_nothing_else(host, curl):
+    inventory = json.loads(
+        subprocess.check_output(
+            [
+                str(ANSIBLE_BIN / "ansible-inventory"),
+                "-i",
+                os.environ["MOLECULE_INVENTORY_FILE"],
+                "--host",
+                "wpzo-sites",
+            ]
+        )
+    )
+    host.run(f"runuser -u gone_example_test -- sh -c 'echo precious > /srv/www/{GONE}/public/index.html'")
+    sites = [dict(site, state="absent") if site["domain"] == GONE else site for site in inventory["wpzo_sites"]]
+    run_sites_playbook(sites)
+    backups = host.check_output(f"ls /var/lib/wpzo/removed | grep '^{GONE}-' || true").split()
+    assert len(backups) == 1
+    listing = host.check_output(f"tar -tzf /var/lib/wpzo/removed/{backups[0]}")
+    assert f"{GONE}/public/index.html" in listing
+    assert host.check_output(f"tar -xzOf /var/lib/wpzo/removed/{backups[0]} {GONE}/public/index.html") == "precious"
+    assert not host.file(f"/srv/www/{GONE}").exists
+    assert not host.user("gone_example_test").exists
+    assert not host.group("gone_example_test").exists
+    assert not host.file(f"/etc/nginx/wpzo/sites/{GONE}.conf").exists
+    assert curl(f"http://{GONE}/").returncode == 52
+    again = run_sites_playbook(sites)
+    assert "changed=0" in again

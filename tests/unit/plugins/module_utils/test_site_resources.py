@@ -1,0 +1,63 @@
+from ansible_collections.wpzo.hosting.plugins.module_utils import site_model, site_resources
+
+SITES = site_model.normalise_sites(
+    [
+        {"domain": "blog.example", "object_cache": True, "wordpress": {"admin_email": "a@b.example"}},
+        {"domain": "static.example", "kind": "static"},
+        {"domain": "app.example", "kind": "php", "php": {"max_children": 9}},
+        {"domain": "gone.example", "kind": "static", "state": "absent"},
+    ]
+)
+
+
+def test_pools_only_for_present_php_sites_with_their_limits():
+    pools = site_resources.pools(SITES)
+    assert [p["name"] for p in pools] == ["blog_example", "app_example"]
+    assert pools[1]["max_children"] == 9
+    assert pools[0]["listen"] == "/run/php/blog_example.sock"
+    assert pools[0]["php_admin_values"]["post_max_size"] == "64M"
+
+
+def test_accounts_join_the_redis_group_only_for_object_cache_sites():
+    accounts = {a["user"]: a for a in site_resources.accounts(SITES, redis_group="redis-clients")}
+    assert accounts["blog_example"]["groups"] == ["redis-clients"]
+    assert accounts["static_example"]["groups"] == []
+    assert accounts["gone_example"]["remove_files"] is True
+
+
+def test_units_cron_and_purge_for_wordpress_sites_only():
+    files = site_resources.site_units(SITES, "/usr/bin/php8.2", "*:0/5", "/usr/local/sbin/purge")
+    names = sorted(f["path"].rsplit("/", 1)[1] for f in files)
+    assert names == [
+        "wpzo-cache-purge-blog_example.path",
+        "wpzo-cache-purge-blog_example.service",
+        "wpzo-wp-cron-blog_example.service",
+        "wpzo-wp-cron-blog_example.timer",
+    ]
+    service = next(f["content"] for f in files if f["path"].endswith("wp-cron-blog_example.service"))
+    assert "User=blog_example" in service
+    assert "ExecStart=/usr/bin/php8.2 -f /srv/www/blog.example/public/wp-cron.php" in service
+    path_unit = next(f["content"] for f in files if f["path"].endswith(".path"))
+    assert "PathChanged=/srv/www/blog.example/tmp/.wpzo-purge-request" in path_unit
+    assert all(f["content"].startswith(site_resources.MARKER_LINE) for f in files)
+    assert site_resources.site_unit_triggers(SITES) == [
+        "wpzo-wp-cron-blog_example.timer",
+        "wpzo-cache-purge-blog_example.path",
+    ]
+
+
+def test_wordpress_input_carries_names_secrets_and_core_source():
+    secrets = {"blog.example": {"database": "d", "admin": "a", "redis": "r"}}
+    (entry,) = site_resources.wordpress(
+        SITES, secrets, {"version": "6.1.9", "url": "http://x/wp.tgz", "checksum": "sha256:00"}
+    )
+    assert entry["db_name"] == "wp_blog_example" and entry["db_password"] == "d"
+    assert entry["redis"] == {
+        "path": "/run/redis/redis-server.sock",
+        "username": "blog_example",
+        "password": "r",
+        "prefix": "blog_example:",
+    }
+    assert entry["core_url"] == "http://x/wp.tgz" and "core_src" not in entry
+    (local,) = site_resources.wordpress(SITES, secrets, {"version": "6.1.9", "src": "/var/lib/wpzo/wordpress/wp.tgz"})
+    assert local["core_src"] == "/var/lib/wpzo/wordpress/wp.tgz" and "core_url" not in local
