@@ -48,8 +48,12 @@ sanity: venv ## ansible-test sanity on a copy of the collection (offline tests)
 unit: venv ## pytest unit tests of plugins and tools
 	pytest tests/unit
 
-molecule: venv platform ## Every Molecule scenario: converge, idempotence, verify
-	@set -e; for s in $(SCENARIOS); do $(MAKE) --no-print-directory molecule-$$s; done
+molecule: venv platform ## Every Molecule scenario: converge, idempotence, verify (all run; failures listed at the end)
+	@failed=""; for s in $(SCENARIOS); do \
+	  start=$$SECONDS; $(MAKE) --no-print-directory molecule-$$s || failed="$$failed $$s"; \
+	  echo "molecule scenario $$s: $$((SECONDS - start)) s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "molecule scenarios failed:$$failed"; exit 1; fi
 
 $(addprefix molecule-,$(SCENARIOS)): molecule-%: venv platform
 	molecule test -s $*

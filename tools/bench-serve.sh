@@ -31,7 +31,7 @@ PY
 }
 static=$(measure static static.localhost /front.html 50)
 hit=$(measure hit wordpress.localhost / 50)
-uncached=$(measure uncached wordpress.localhost "/?bench-nocache=1" 4)
+uncached=$(measure uncached wordpress.localhost "/?bench-nocache=1" 1)
 cache_status=$(curl -s -o /dev/null -D - -H 'Host: wordpress.localhost' "http://127.0.0.1:$port/" | tr -d '\r' | sed -n 's/^X-Cache-Status: //p')
 
 printf '\nbench-serve (%s cores, %s GiB; front page %s bytes, %s per run; cache of / is %s)\n' \

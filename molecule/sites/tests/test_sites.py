@@ -220,3 +220,14 @@ def test_removing_a_site_leaves_its_backup_and_nothing_else(host, curl):
     assert curl(f"http://{GONE}/").returncode == 52
     again = run_sites_playbook(sites)
     assert "changed=0" in again
+
+
+def test_letsencrypt_site_has_a_certificate_from_the_acme_server(instance_ip, host):
+    handshake = subprocess.run(
+        ["openssl", "s_client", "-connect", f"{instance_ip}:443", "-servername", "secure.example.test"],
+        input="", capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert "Pebble" in handshake.stdout, handshake.stdout[-2000:]
+    renewal = host.file("/etc/letsencrypt/renewal/secure.example.test.conf").content_string
+    assert "server = https://127.0.0.1:14000/dir" in renewal
+    assert host.file("/etc/letsencrypt/renewal-hooks/deploy/wpzo-nginx-reload").mode == 0o755
