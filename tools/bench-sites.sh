@@ -32,7 +32,7 @@ sites_file() {
   python3 - "$1" <<'PY'
 import sys
 count = int(sys.argv[1])
-print("wpzo_sites:")
+print("wpzo_sites:" + ("" if count else " []"))
 for i in range(1, count + 1):
     print(f"  - domain: site-{i:03d}.bench.test")
     print(f"    object_cache: {'true' if i % 2 else 'false'}")
@@ -49,9 +49,11 @@ sites_defaults:
 YAML
 
 run() { # label, then ansible-playbook arguments; prints the seconds taken
-  local start end
+  local label="$1" start end
+  shift
   start=$(date +%s.%N)
-  ansible-playbook -i "$work/inventory" "$@" > "$work/$1.log" 2>&1 || { echo "bench-sites: $1 failed, see $work/$1.log" >&2; tail -30 "$work/$1.log" >&2; exit 1; }
+  ansible-playbook -i "$work/inventory" "$@" > "$work/$label.log" 2>&1 \
+    || { echo "bench-sites: $label failed, see $work/$label.log" >&2; tail -30 "$work/$label.log" >&2; exit 1; }
   end=$(date +%s.%N)
   python3 -c "print(f'{$end - $start:.1f}')"
 }

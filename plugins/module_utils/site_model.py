@@ -199,6 +199,8 @@ def _derive(site, domain, aliases):
 
 def normalise_sites(sites, defaults=None):
     """Validate and normalise a list of sites; raise SiteModelError listing every problem."""
+    if sites is None:  # `wpzo_sites:` left empty in an inventory
+        sites = []
     if not isinstance(sites, list):
         raise SiteModelError(["wpzo_sites: must be a list of sites"])
     schema = _merge(DEFAULTS, defaults or {})

@@ -146,10 +146,9 @@ def unit_base(kind, site):
 
 
 def site_units(sites, php_binary, schedule, purge_command, systemd_dir="/etc/systemd/system"):
-    """systemd units of every present site: WordPress cron (service + timer) and page-cache purge (service + path).
-
-    The purge path unit watches the request file the site's must-use plugin writes (the site's PHP cannot run
-    the root-only purge command itself).
+    """systemd units of every present site: WordPress cron (a service and a timer per site), and one path unit
+    watching the purge-request files of every page-cache site (one unit, so one inotify instance, for any number of
+    sites), whose service purges the sites that asked. The site's PHP cannot run the root-only purge command itself.
     """
     files = []
     for site in sites:
@@ -170,18 +169,51 @@ def site_units(sites, php_binary, schedule, purge_command, systemd_dir="/etc/sys
                 "[Timer]", "OnCalendar=%s" % schedule, "RandomizedDelaySec=60", "Persistent=true", "",
                 "[Install]", "WantedBy=timers.target",
             ])})  # fmt: skip
-        if site["page_cache"] and site["kind"] == "wordpress":
-            base = unit_base("cache-purge", site)
-            request = "%s/.wpzo-purge-request" % site["tmp_dir"]
-            files.append({"path": "%s/%s.service" % (systemd_dir, base), "content": _unit([
-                "[Unit]", "Description=Purge the page cache of %s" % site["domain"], "StartLimitIntervalSec=0", "",
-                "[Service]", "Type=oneshot", "ExecStart=%s %s" % (purge_command, site["domain"]),
-            ])})  # fmt: skip
-            files.append({"path": "%s/%s.path" % (systemd_dir, base), "content": _unit([
-                "[Unit]", "Description=Watch the page-cache purge requests of %s" % site["domain"], "",
-                "[Path]", "PathChanged=%s" % request, "", "[Install]", "WantedBy=paths.target",
-            ])})  # fmt: skip
+    requests = [purge_request_file(site) for site in sites if wants_purge_unit(site)]
+    if requests:
+        files.append({"path": "%s/%s.path" % (systemd_dir, PURGE_UNIT), "content": _unit(
+            ["[Unit]", "Description=Watch the page-cache purge requests of the WordPress sites", "", "[Path]"]
+            + ["PathChanged=%s" % request for request in requests] + ["", "[Install]", "WantedBy=paths.target"]
+        )})  # fmt: skip
+        files.append({"path": "%s/%s.service" % (systemd_dir, PURGE_UNIT), "content": _unit([
+            "[Unit]", "Description=Purge the page cache of the WordPress sites that asked",
+            "StartLimitIntervalSec=0", "",
+            "[Service]", "Type=oneshot", "ExecStart=%s" % PURGE_REQUESTS_PROGRAM,
+        ])})  # fmt: skip
+        files.append({"path": PURGE_REQUESTS_PROGRAM, "content": purge_requests_program(purge_command), "mode": "0755"})
     return files
+
+
+PURGE_UNIT = "wpzo-cache-purge"
+PURGE_REQUESTS_PROGRAM = "/usr/local/lib/wpzo/cache-purge-requests"
+
+
+def wants_purge_unit(site):
+    return site["state"] == "present" and site["page_cache"] and site["kind"] == "wordpress"
+
+
+def purge_request_file(site):
+    return "%s/.wpzo-purge-request" % site["tmp_dir"]
+
+
+def purge_requests_program(purge_command):
+    """Purges each site whose request file is newer than its last purge; the file's content is never trusted."""
+    return "\n".join([
+        "#!/bin/bash",
+        MARKER_LINE,
+        "set -u",
+        "state=/var/lib/wpzo/cache-purge",
+        "mkdir -p \"$state\"",
+        "for request in /srv/www/*/tmp/.wpzo-purge-request; do",
+        "  [ -f \"$request\" ] || continue",
+        "  domain=\"$(basename \"$(dirname \"$(dirname \"$request\")\")\")\"",
+        "  if [ \"$request\" -nt \"$state/$domain\" ]; then",
+        "    touch \"$state/$domain\"",
+        "    %s \"$domain\" || echo \"purging $domain failed\" >&2" % purge_command,
+        "  fi",
+        "done",
+        "",
+    ])  # fmt: skip
 
 
 def site_unit_triggers(sites):
@@ -192,6 +224,6 @@ def site_unit_triggers(sites):
             continue
         if site["cron"]:
             names.append(unit_base("wp-cron", site) + ".timer")
-        if site["page_cache"] and site["kind"] == "wordpress":
-            names.append(unit_base("cache-purge", site) + ".path")
+    if any(wants_purge_unit(site) for site in sites):
+        names.append(PURGE_UNIT + ".path")
     return names

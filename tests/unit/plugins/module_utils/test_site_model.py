@@ -100,3 +100,8 @@ def test_sftp_users_need_keys():
     errors = problems([site("a.example", sftp=[{"name": "deploy"}, {"name": "Bad Name", "ssh_keys": ["k"]}])])
     assert "site a.example (wpzo_sites[0]): sftp[0].ssh_keys: deploy needs at least one key" in errors
     assert "site a.example (wpzo_sites[0]): sftp[1].name: must be a valid login name" in errors
+
+
+def test_an_empty_site_list_is_no_sites():
+    assert site_model.normalise_sites(None) == []
+    assert site_model.normalise_sites([]) == []

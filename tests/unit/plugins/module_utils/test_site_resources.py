@@ -25,12 +25,13 @@ def test_accounts_join_the_redis_group_only_for_object_cache_sites():
     assert accounts["gone_example"]["remove_files"] is True
 
 
-def test_units_cron_and_purge_for_wordpress_sites_only():
+def test_units_cron_per_wordpress_site_and_one_purge_watcher_for_all():
     files = site_resources.site_units(SITES, "/usr/bin/php8.2", "*:0/5", "/usr/local/sbin/purge")
     names = sorted(f["path"].rsplit("/", 1)[1] for f in files)
     assert names == [
-        "wpzo-cache-purge-blog_example.path",
-        "wpzo-cache-purge-blog_example.service",
+        "cache-purge-requests",
+        "wpzo-cache-purge.path",
+        "wpzo-cache-purge.service",
         "wpzo-wp-cron-blog_example.service",
         "wpzo-wp-cron-blog_example.timer",
     ]
@@ -39,11 +40,10 @@ def test_units_cron_and_purge_for_wordpress_sites_only():
     assert "ExecStart=/usr/bin/php8.2 -f /srv/www/blog.example/public/wp-cron.php" in service
     path_unit = next(f["content"] for f in files if f["path"].endswith(".path"))
     assert "PathChanged=/srv/www/blog.example/tmp/.wpzo-purge-request" in path_unit
-    assert all(f["content"].startswith(site_resources.MARKER_LINE) for f in files)
-    assert site_resources.site_unit_triggers(SITES) == [
-        "wpzo-wp-cron-blog_example.timer",
-        "wpzo-cache-purge-blog_example.path",
-    ]
+    program = next(f for f in files if f["path"].endswith("cache-purge-requests"))
+    assert program["mode"] == "0755" and '/usr/local/sbin/purge "$domain"' in program["content"]
+    assert all(site_resources.MARKER_LINE in f["content"][:200] for f in files)
+    assert site_resources.site_unit_triggers(SITES) == ["wpzo-wp-cron-blog_example.timer", "wpzo-cache-purge.path"]
 
 
 def test_wordpress_input_carries_names_secrets_and_core_source():
