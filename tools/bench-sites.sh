@@ -53,7 +53,10 @@ run() { # label, then ansible-playbook arguments; prints the seconds taken
   shift
   start=$(date +%s.%N)
   ansible-playbook -i "$work/inventory" "$@" > "$work/$label.log" 2>&1 \
-    || { echo "bench-sites: $label failed, see $work/$label.log" >&2; tail -30 "$work/$label.log" >&2; exit 1; }
+    || { echo "bench-sites: $label failed, see $work/$label.log" >&2; tail -30 "$work/$label.log" >&2
+         echo "bench-sites: the server's journal (warnings and worse):" >&2
+         docker exec "$container" journalctl -p warning -n 40 --no-pager >&2 || true
+         exit 1; }
   end=$(date +%s.%N)
   python3 -c "print(f'{$end - $start:.1f}')"
 }
