@@ -6,9 +6,9 @@ import json
 import os
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.wpzo.hosting.plugins.module_utils import mariadb_sites as ms
 from ansible_collections.wpzo.hosting.plugins.modules import mariadb_sites as module
+from module_runner import run_module
 
 TRICKY = 'it\'s "q" \\ $HOME %s 100%#;`x'
 
@@ -56,11 +56,7 @@ def pymysql(monkeypatch, server):
 
 def run(check_mode=False, diff=False, **args):
     params = dict(args)
-    params["_ansible_check_mode"] = check_mode
-    params["_ansible_diff"] = diff
-    with patch_module_args(params), pytest.raises(SystemExit) as info:
-        module.main()
-    return info.value.code
+    return run_module(module.main, params, check_mode, diff)
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ import json
 import os
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.wpzo.hosting.plugins.module_utils import php_fpm_pool as fpm
 from ansible_collections.wpzo.hosting.plugins.modules import php_fpm_pool as module
+from module_runner import run_module
 
 MARKER = fpm.MARKER
 
@@ -47,11 +47,7 @@ def pools(*names):
 def run(env, check_mode=False, diff=False, binary="ok", **args):
     params = {"pool_dir": str(env.pool_dir), "php_fpm_binary": env.binaries[binary], "php_fpm_config": env.config}
     params.update(args)
-    params["_ansible_check_mode"] = check_mode
-    params["_ansible_diff"] = diff
-    with patch_module_args(params), pytest.raises(SystemExit) as info:
-        module.main()
-    return info.value.code
+    return run_module(module.main, params, check_mode, diff)
 
 
 @pytest.fixture

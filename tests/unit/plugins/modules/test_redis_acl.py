@@ -10,9 +10,9 @@ import tempfile
 
 import pytest
 import yaml
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.wpzo.hosting.plugins.module_utils import redis_acl as acl
 from ansible_collections.wpzo.hosting.plugins.modules import redis_acl as module
+from module_runner import run_module
 
 # The fake Redis server of the module_utils tests.
 _spec = importlib.util.spec_from_file_location(
@@ -59,11 +59,7 @@ def run(env, check_mode=False, diff=False, **args):
     }
     params["sites"][1]["password"] = "second-site"
     params.update(args)
-    params["_ansible_check_mode"] = check_mode
-    params["_ansible_diff"] = diff
-    with patch_module_args(params), pytest.raises(SystemExit) as info:
-        module.main()
-    return info.value.code
+    return run_module(module.main, params, check_mode, diff)
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import json
 import os
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.wpzo.hosting.plugins.module_utils import wordpress as wp
 from ansible_collections.wpzo.hosting.plugins.modules import wordpress as module
+from module_runner import run_module
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _SPEC = importlib.util.spec_from_file_location(
@@ -62,11 +62,7 @@ def site(env, name="a.example", **kwargs):
 def run(env, sites, check_mode=False, diff=False, **args):
     params = {"sites": sites, "cache_dir": str(env.tmp / "cache"), "php_binary": "php"}
     params.update(args)
-    params["_ansible_check_mode"] = check_mode
-    params["_ansible_diff"] = diff
-    with patch_module_args(params), pytest.raises(SystemExit) as info:
-        module.main()
-    return info.value.code
+    return run_module(module.main, params, check_mode, diff)
 
 
 @pytest.fixture
