@@ -9,14 +9,24 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.wpzo.hosting.plugins.module_utils import site_model, site_resources
 
 
-def normalise_sites(sites, defaults=None, only=None):
+def _report(exc):
+    return AnsibleFilterError("wpzo_sites is invalid (%d problems):\n- %s" % (len(exc.errors), "\n- ".join(exc.errors)))
+
+
+def normalise_sites(sites, defaults=None):
     """Validated, normalised sites with every derived name; all problems at once."""
     try:
-        return site_model.select(site_model.normalise_sites(sites, defaults), only=only)
+        return site_model.normalise_sites(sites, defaults)
     except site_model.SiteModelError as exc:
-        raise AnsibleFilterError(
-            "wpzo_sites is invalid (%d problems):\n- %s" % (len(exc.errors), "\n- ".join(exc.errors))
-        ) from None
+        raise _report(exc) from None
+
+
+def select_site(sites, only=None):
+    """The normalised sites limited to one domain (-e site=); all of them when only is empty."""
+    try:
+        return site_model.select(sites, only=only)
+    except site_model.SiteModelError as exc:
+        raise _report(exc) from None
 
 
 def site_resources_for(sites, kind, **options):
@@ -36,4 +46,4 @@ def site_resources_for(sites, kind, **options):
 
 class FilterModule(object):
     def filters(self):
-        return {"normalise_sites": normalise_sites, "site_resources": site_resources_for}
+        return {"normalise_sites": normalise_sites, "select_site": select_site, "site_resources": site_resources_for}
