@@ -23,6 +23,7 @@ def accounts(sites, redis_group=None):
             "root": site["root"],
             "state": site["state"],
             "remove_files": site["state"] == "absent",
+            "sftp_users": [{"name": user["name"], "ssh_keys": user["ssh_keys"]} for user in site["sftp"]],
         }
         for site in sites
     ]

@@ -10,17 +10,26 @@ DOCUMENTATION = r"""
 module: site_accounts
 author: wpzo.hosting developers (@wpzo)
 version_added: 0.1.0
-short_description: Every site's system user, group and directory tree in one call
+short_description: Every site's system user, group, directory tree and SFTP users in one call
 description:
   - For each site, a system group and user (no login shell, home at the site root) and the tree
-    C(<root>/{public,logs,tmp,sessions,private}) owned by the site user.
+    C(<root>/{public,logs,tmp,sessions,private}). The site root belongs to root (mode 0710, the site's group), so
+    sshd can jail SFTP users in it; the directories below belong to the site user.
   - The web server's group (O(web_group)) becomes a member of each site group, so nginx may enter the site root
-    (mode 0710) and read C(public/) (2750) but nothing else; C(tmp), C(sessions) and C(private) are 0700.
+    and read C(public/) (2750) but nothing else; C(tmp), C(sessions) and C(private) are 0700.
     Sites cannot read each other's files.
-  - Reads C(/etc/passwd), C(/etc/group) and the directories once and runs C(groupadd), C(useradd), C(gpasswd)
-    only for what is missing, so hundreds of unchanged sites take well under a second.
-  - With O(sites[].state=absent) removes the user and group, and the tree when O(sites[].remove_files) is set
-    (the C(sites) role takes a backup first).
+  - Each of a site's O(sites[].sftp_users) becomes an account whose primary group is the site's, a member of
+    O(sftp_group), with its home at the site root and its public keys in C(<sftp_keys_dir>/<name>). An sshd
+    C(Match Group) block for O(sftp_group) (written by the C(sites) role) jails these accounts in their home with
+    C(internal-sftp) only. POSIX ACLs on C(public/) let the SFTP users and the site's PHP change each other's
+    files while the web server keeps read-only access. SFTP users jailed in a site root but no longer listed
+    are removed.
+  - Reads C(/etc/passwd), C(/etc/group) and the directories once and runs C(groupadd), C(useradd), C(gpasswd),
+    C(setfacl) only for what is missing, so hundreds of unchanged sites take well under a second.
+  - An existing account that is not an SFTP user of the site is never taken over; the module fails, naming the
+    site and the field before changing anything.
+  - With O(sites[].state=absent) removes the site's SFTP users, the user and group, and the tree when
+    O(sites[].remove_files) is set (the C(sites) role takes a backup first).
 extends_documentation_fragment:
   - wpzo.hosting.attributes
 options:
@@ -59,10 +68,35 @@ options:
         description: With O(sites[].state=absent), also delete the site root.
         type: bool
         default: false
+      sftp_users:
+        description: Users who may upload to this site only, over SFTP, jailed in the site root.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          name:
+            description: Login name.
+            type: str
+            required: true
+          ssh_keys:
+            description: Public keys, one per line of the keys file.
+            type: list
+            elements: str
+            required: true
   web_group:
     description: Group of the web server, added to each site group; empty adds none.
     type: str
     default: www-data
+  sftp_group:
+    description: Group of every SFTP user, the one sshd's C(Match Group) block jails.
+    type: str
+    default: wpzo-sftp
+  sftp_keys_dir:
+    description: Root-owned directory of the SFTP users' authorized keys files, one per user.
+    type: path
+    default: /etc/ssh/wpzo-sftp
+requirements:
+  - C(setfacl) and C(getfacl) (Debian's C(acl)) on the host, for sites with SFTP users.
 """
 
 EXAMPLES = r"""
@@ -71,6 +105,9 @@ EXAMPLES = r"""
     sites:
       - user: example_com
         root: /srv/www/example.com
+        sftp_users:
+          - name: alice
+            ssh_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGd1YmJpc2g alice@laptop"]
 """
 
 RETURN = r"""
@@ -94,7 +131,8 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["add_user example_com", "create_dir /srv/www/example.com/public (example_com:example_com 2750)"]
+  sample: ["add_user example_com", "create_dir /srv/www/example.com/public (example_com:example_com 2750)",
+           "add_sftp_user alice (site example_com)"]
 """
 
 import grp
@@ -107,26 +145,59 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wpzo.hosting.plugins.module_utils import site_accounts as accounts
 
 
-def read_state(sites):
+def read_state(module, sites, keys_dir):
     users = dict((u.pw_name, (u.pw_uid, u.pw_gid, u.pw_dir, u.pw_shell)) for u in pwd.getpwall())
     groups = dict((g.gr_name, g.gr_gid) for g in grp.getgrall())
     members = dict((g.gr_name, set(g.gr_mem)) for g in grp.getgrall())
     uid_names = dict((uid, name) for name, (uid, _gid, _home, _shell) in users.items())
     gid_names = dict((gid, name) for name, gid in groups.items())
-    dir_state = {}
+    dirs, acls, keys = {}, {}, {}
     for site in sites:
         for directory in accounts.site_directories(site):
             try:
                 st = os.lstat(directory.path)
             except FileNotFoundError:
-                dir_state[directory.path] = None
+                dirs[directory.path] = None
                 continue
-            dir_state[directory.path] = (
+            dirs[directory.path] = (
                 uid_names.get(st.st_uid, st.st_uid),
                 gid_names.get(st.st_gid, st.st_gid),
                 stat.S_IMODE(st.st_mode),
             )
-    return users, groups, members, dir_state
+        public = site["root"] + "/public"
+        jailed = [name for name, user in users.items() if user[2] == site["root"] and name != site["user"]]
+        if (site.get("sftp_users") or jailed) and dirs.get(public) is not None:
+            acls[public] = read_acl(module, public)
+        for user in site.get("sftp_users") or []:
+            keys[keys_dir + "/" + user["name"]] = read_text(keys_dir + "/" + user["name"])
+    return accounts.State(users, groups, members, dirs, acls, keys)
+
+
+def read_acl(module, path):
+    getfacl = module.get_bin_path("getfacl", required=True)
+    rc, out, err = module.run_command([getfacl, "--absolute-names", "--omit-header", path])
+    if rc != 0:
+        module.fail_json(msg="getfacl %s failed: %s" % (path, err.strip()))
+    return set(line.split("#")[0].strip() for line in out.splitlines() if line.strip())
+
+
+def read_text(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def write_text(path, content):
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    temp = path + ".wpzo-tmp"
+    with open(temp, "w") as handle:
+        handle.write(content)
+    os.chmod(temp, 0o644)
+    os.rename(temp, path)
 
 
 def run(module, argv):
@@ -135,15 +206,16 @@ def run(module, argv):
         module.fail_json(msg="%s failed: %s" % (" ".join(argv), (err or out).strip()))
 
 
-def apply(module, sites_by_user, action):
-    site = sites_by_user[action.site]
+def apply(module, sites_by_user, action, sftp_group):
     kind, detail = action.kind, action.detail
     if kind == "add_group":
         run(module, ["groupadd", "--system", detail])
     elif kind == "add_user":
+        site = sites_by_user[action.site]
         run(module, ["useradd", "--system", "--gid", site["group"], "--home-dir", site["root"], "--no-create-home",
                      "--shell", site["shell"], detail])  # fmt: skip
     elif kind == "modify_user":
+        site = sites_by_user[action.site]
         run(module, ["usermod", "--home", site["root"], "--shell", site["shell"], detail])
     elif kind == "add_member":
         member, group = detail
@@ -163,6 +235,25 @@ def apply(module, sites_by_user, action):
         except KeyError:
             return  # userdel already removed the user's own group
         run(module, ["groupdel", detail])
+    elif kind == "add_sftp_user":
+        run(module, ["useradd", "--gid", detail.group, "--groups", sftp_group, "--home-dir", detail.root,
+                     "--no-create-home", "--shell", "/usr/sbin/nologin", detail.name])  # fmt: skip
+    elif kind == "write_sftp_keys":
+        write_text(detail.keys_file, detail.keys)
+    elif kind == "grant_sftp_acl":
+        run(
+            module,
+            [module.get_bin_path("setfacl", required=True), "-R", "-m", accounts.acl_grant(detail), detail.public],
+        )
+    elif kind == "revoke_sftp_acl":
+        run(
+            module,
+            [module.get_bin_path("setfacl", required=True), "-R", "-x", accounts.acl_revoke(detail), detail.public],
+        )
+    elif kind == "remove_sftp_user":
+        run(module, ["userdel", detail.name])
+        if os.path.exists(detail.keys_file):
+            os.remove(detail.keys_file)
 
 
 def main():
@@ -180,9 +271,20 @@ def main():
                     shell=dict(type="path", default="/usr/sbin/nologin"),
                     state=dict(type="str", choices=["present", "absent"], default="present"),
                     remove_files=dict(type="bool", default=False),
+                    sftp_users=dict(
+                        type="list",
+                        elements="dict",
+                        default=[],
+                        options=dict(
+                            name=dict(type="str", required=True),
+                            ssh_keys=dict(type="list", elements="str", required=True, no_log=False),
+                        ),
+                    ),
                 ),
             ),
             web_group=dict(type="str", default="www-data"),
+            sftp_group=dict(type="str", default="wpzo-sftp"),
+            sftp_keys_dir=dict(type="path", default="/etc/ssh/wpzo-sftp"),
         ),
         supports_check_mode=True,
     )
@@ -193,8 +295,11 @@ def main():
             module.fail_json(msg="site %s: root %r must be a directory below / such as /srv/www/<domain>"
                              % (site["user"], site["root"]))  # fmt: skip
         sites.append(site)
-    users, groups, members, dir_state = read_state(sites)
-    actions = accounts.plan(sites, users, groups, members, dir_state, module.params["web_group"])
+    sftp_group, keys_dir = module.params["sftp_group"], module.params["sftp_keys_dir"]
+    state = read_state(module, sites, keys_dir)
+    actions, errors = accounts.plan(sites, state, module.params["web_group"], sftp_group, keys_dir)
+    if errors:
+        module.fail_json(msg="; ".join(errors), errors=errors)
     added, updated, removed = accounts.summarise(actions)
     described = [accounts.describe(action) for action in actions]
     result = dict(changed=bool(actions), added=added, updated=updated, removed=removed, actions=described)
@@ -203,7 +308,7 @@ def main():
     if not module.check_mode:
         sites_by_user = dict((site["user"], site) for site in sites)
         for action in actions:
-            apply(module, sites_by_user, action)
+            apply(module, sites_by_user, action, sftp_group)
     module.exit_json(**result)
 
 

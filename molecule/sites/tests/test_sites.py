@@ -11,6 +11,12 @@ from pathlib import Path
 import pytest
 
 CREDENTIALS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "credentials"
+SFTP_KEY = str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "sftp_ed25519")
+# A real client without the controller's ssh_config, keys or known hosts.
+SSH_CLIENT_OPTIONS = (
+    "-F", "/dev/null", "-i", SFTP_KEY, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+    "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+)  # fmt: skip
 # The folder Molecule writes the inventory to: its hosts, groups and group_vars.
 INVENTORY = str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
 ANSIBLE_BIN = Path(sys.executable).parent
@@ -193,20 +199,69 @@ def run_sites_playbook(sites):
     return recaps[-1]
 
 
+def inventory_sites():
+    command = [
+        str(ANSIBLE_BIN / "ansible-inventory"),
+        "-i",
+        os.environ["MOLECULE_INVENTORY_FILE"],
+        "--host",
+        "wpzo-sites",
+    ]
+    return json.loads(subprocess.check_output(command))["wpzo_sites"]
+
+
+def sftp(instance_ip, *commands, user="blogdev"):
+    """An SFTP session of the blog's SFTP user, as a real client runs it; stops at the first failed command."""
+    return subprocess.run(
+        ["sftp", *SSH_CLIENT_OPTIONS, "-b", "-", f"{user}@{instance_ip}"],
+        input="\n".join(commands) + "\n", capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_sftp_user_uploads_to_its_site_and_the_site_serves_it(instance_ip, curl, host, tmp_path):
+    page = tmp_path / "sftp-upload.html"
+    page.write_text("uploaded-over-sftp\n")
+    upload = sftp(instance_ip, "pwd", f"put {page} sftp-upload.html")
+    assert upload.returncode == 0, upload.stderr
+    assert "Remote working directory: /public" in upload.stdout
+    assert curl(f"https://{BLOG}/sftp-upload.html").stdout == "uploaded-over-sftp\n"
+    # The site's PHP may change what the SFTP user uploaded, and the other way round.
+    uploaded = f"/srv/www/{BLOG}/public/sftp-upload.html"
+    assert host.run(f"runuser -u blog_example_test -- sh -c 'echo by-php >> {uploaded}'").rc == 0
+    host.run(f"runuser -u blog_example_test -- sh -c 'echo php-made > /srv/www/{BLOG}/public/wp-content/by-php.txt'")
+    page.write_text("replaced-over-sftp\n")
+    assert sftp(instance_ip, f"put {page} wp-content/by-php.txt").returncode == 0
+    assert host.file(f"/srv/www/{BLOG}/public/wp-content/by-php.txt").content_string == "replaced-over-sftp\n"
+    # The web server still only reads the site's files.
+    assert host.run(f"runuser -u www-data -- sh -c 'echo x >> {uploaded}'").rc != 0
+    assert host.run(f"runuser -u www-data -- touch /srv/www/{BLOG}/public/by-nginx").rc != 0
+    host.run(f"rm -f {uploaded} /srv/www/{BLOG}/public/wp-content/by-php.txt")
+
+
+def test_sftp_user_is_jailed_in_its_site_and_has_no_shell(instance_ip):
+    shell = subprocess.run(
+        ["ssh", *SSH_CLIENT_OPTIONS, f"blogdev@{instance_ip}", "cat /etc/passwd"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert "root:x:0:0" not in shell.stdout
+    assert "This service allows sftp connections only." in shell.stdout + shell.stderr
+    assert sftp(instance_ip, "ls /logs").returncode == 0  # its own site's logs
+    for outside in ("ls /etc", "ls /srv/www", f"ls /srv/www/{SHOP}", "ls /private", "ls /sessions"):
+        assert sftp(instance_ip, outside).returncode != 0, outside
+
+
+def test_an_sftp_user_taken_off_the_list_can_no_longer_log_in(instance_ip, host):
+    sites = [dict(site, sftp=[]) if site["domain"] == BLOG else site for site in inventory_sites()]
+    run_sites_playbook(sites)
+    assert sftp(instance_ip, "pwd").returncode != 0
+    assert not host.user("blogdev").exists
+    assert not host.file("/etc/ssh/wpzo-sftp/blogdev").exists
+    assert "blogdev" not in host.check_output(f"getfacl -p /srv/www/{BLOG}/public")
+
+
 def test_removing_a_site_leaves_its_backup_and_nothing_else(host, curl):
-    inventory = json.loads(
-        subprocess.check_output(
-            [
-                str(ANSIBLE_BIN / "ansible-inventory"),
-                "-i",
-                os.environ["MOLECULE_INVENTORY_FILE"],
-                "--host",
-                "wpzo-sites",
-            ]
-        )
-    )
     host.run(f"runuser -u gone_example_test -- sh -c 'echo precious > /srv/www/{GONE}/public/index.html'")
-    sites = [dict(site, state="absent") if site["domain"] == GONE else site for site in inventory["wpzo_sites"]]
+    sites = [dict(site, state="absent") if site["domain"] == GONE else site for site in inventory_sites()]
     run_sites_playbook(sites)
     backups = host.check_output(f"ls /var/lib/wpzo/removed | grep '^{GONE}-' || true").split()
     assert len(backups) == 1

@@ -1,5 +1,5 @@
 import pytest
-from ansible_collections.wpzo.hosting.plugins.module_utils import site_model
+from ansible_collections.wpzo.hosting.plugins.module_utils import site_model, site_resources
 
 WP = {"wordpress": {"admin_email": "ops@example.com"}}
 
@@ -96,10 +96,34 @@ def test_select_one_site_and_unknown_site():
         site_model.select(sites, only="c.example")
 
 
-def test_sftp_users_need_keys():
-    errors = problems([site("a.example", sftp=[{"name": "deploy"}, {"name": "Bad Name", "ssh_keys": ["k"]}])])
-    assert "site a.example (wpzo_sites[0]): sftp[0].ssh_keys: deploy needs at least one key" in errors
-    assert "site a.example (wpzo_sites[0]): sftp[1].name: must be a valid login name" in errors
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGd1YmJpc2g alice@laptop"
+
+
+def test_sftp_users_need_a_name_and_real_public_keys():
+    sftp = [{"name": "deploy"}, {"name": "Bad Name", "ssh_keys": [KEY]}, {"name": "bob", "ssh_keys": [KEY, "k"]}]
+    errors = problems([site("a.example", sftp=sftp)])
+    assert errors == [
+        "site a.example (wpzo_sites[0]): sftp[0].ssh_keys: deploy needs a list of at least one key",
+        "site a.example (wpzo_sites[0]): sftp[1].name: must be a valid login name",
+        "site a.example (wpzo_sites[0]): sftp[2].ssh_keys[1]: not an SSH public key (type, base64, comment)",
+    ]
+
+
+def test_an_sftp_user_belongs_to_one_site_and_is_not_a_site_user():
+    sites = [
+        site("a.example", sftp=[{"name": "alice", "ssh_keys": [KEY]}]),
+        site("b.example", sftp=[{"name": "alice", "ssh_keys": [KEY]}, {"name": "a_example", "ssh_keys": [KEY]}]),
+    ]
+    assert problems(sites) == [
+        "site b.example (wpzo_sites[1]): sftp[0].name: alice is already an SFTP user of site a.example",
+        "site b.example: sftp: a_example is the system user of site a.example",
+    ]
+
+
+def test_sftp_users_reach_the_accounts_module():
+    normalised = site_model.normalise_sites([site("a.example", sftp=[{"name": "alice", "ssh_keys": [KEY]}])])
+    (account,) = site_resources.accounts(normalised)
+    assert account["sftp_users"] == [{"name": "alice", "ssh_keys": [KEY]}]
 
 
 def test_an_empty_site_list_is_no_sites():
