@@ -147,9 +147,11 @@ def unit_base(kind, site):
 
 
 def site_units(sites, php_binary, schedule, purge_command, systemd_dir="/etc/systemd/system"):
-    """systemd units of every present site: WordPress cron (a service and a timer per site), and one path unit
-    watching the purge-request files of every page-cache site (one unit, so one inotify instance, for any number of
-    sites), whose service purges the sites that asked. The site's PHP cannot run the root-only purge command itself.
+    """systemd units of every present site: WordPress cron (a service and a timer per site), and one service
+    watching the tmp/ folders of every page-cache site with a single inotify instance, which purges the page
+    cache of a site when its purge-request file is written. The site's PHP cannot run the root-only purge
+    command itself. (A path unit holds an inotify instance per watched path: with a hundred sites they run
+    out of the kernel's 128 per user.)
     """
     files = []
     for site in sites:
@@ -170,23 +172,22 @@ def site_units(sites, php_binary, schedule, purge_command, systemd_dir="/etc/sys
                 "[Timer]", "OnCalendar=%s" % schedule, "RandomizedDelaySec=60", "Persistent=true", "",
                 "[Install]", "WantedBy=timers.target",
             ])})  # fmt: skip
-    requests = [purge_request_file(site) for site in sites if wants_purge_unit(site)]
-    if requests:
-        files.append({"path": "%s/%s.path" % (systemd_dir, PURGE_UNIT), "content": _unit(
-            ["[Unit]", "Description=Watch the page-cache purge requests of the WordPress sites", "", "[Path]"]
-            + ["PathChanged=%s" % request for request in requests] + ["", "[Install]", "WantedBy=paths.target"]
-        )})  # fmt: skip
+    watched = [site for site in sites if wants_purge_unit(site)]
+    if watched:
         files.append({"path": "%s/%s.service" % (systemd_dir, PURGE_UNIT), "content": _unit([
-            "[Unit]", "Description=Purge the page cache of the WordPress sites that asked",
-            "StartLimitIntervalSec=0", "",
-            "[Service]", "Type=oneshot", "ExecStart=%s" % PURGE_REQUESTS_PROGRAM,
+            "[Unit]", "Description=Purge the page cache of the WordPress sites that ask for it",
+            "After=nginx.service", "",
+            "[Service]", "ExecStart=%s" % PURGE_WATCH_PROGRAM, "Restart=always", "RestartSec=2", "",
+            "[Install]", "WantedBy=multi-user.target",
         ])})  # fmt: skip
-        files.append({"path": PURGE_REQUESTS_PROGRAM, "content": purge_requests_program(purge_command), "mode": "0755"})
+        files.append({"path": PURGE_WATCH_PROGRAM, "content": purge_watch_program(watched, purge_command),
+                      "mode": "0755"})  # fmt: skip
     return files
 
 
 PURGE_UNIT = "wpzo-cache-purge"
-PURGE_REQUESTS_PROGRAM = "/usr/local/lib/wpzo/cache-purge-requests"
+PURGE_WATCH_PROGRAM = "/usr/local/lib/wpzo/cache-purge-watch"
+PURGE_REQUEST_NAME = ".wpzo-purge-request"
 
 
 def wants_purge_unit(site):
@@ -194,31 +195,30 @@ def wants_purge_unit(site):
 
 
 def purge_request_file(site):
-    return "%s/.wpzo-purge-request" % site["tmp_dir"]
+    return "%s/%s" % (site["tmp_dir"], PURGE_REQUEST_NAME)
 
 
-def purge_requests_program(purge_command):
-    """Purges each site whose request file is newer than its last purge; the file's content is never trusted."""
-    return "\n".join([
-        "#!/bin/bash",
-        MARKER_LINE,
-        "set -u",
-        "state=/var/lib/wpzo/cache-purge",
-        "mkdir -p \"$state\"",
-        "for request in /srv/www/*/tmp/.wpzo-purge-request; do",
-        "  [ -f \"$request\" ] || continue",
-        "  domain=\"$(basename \"$(dirname \"$(dirname \"$request\")\")\")\"",
-        "  if [ \"$request\" -nt \"$state/$domain\" ]; then",
-        "    touch \"$state/$domain\"",
-        "    %s \"$domain\" || echo \"purging $domain failed\" >&2" % purge_command,
-        "  fi",
+def purge_watch_program(sites, purge_command):
+    """Watches each site's tmp/ (the request file may not exist yet) and purges the site whose request file was
+    written. The site comes from the watched folder, never from anything the site wrote."""
+    lines = ["#!/bin/bash", MARKER_LINE, "set -u", "declare -A domains=("]
+    lines += ["  [%s/]=%s" % (site["tmp_dir"], site["domain"]) for site in sites]
+    lines += [
+        ")",
+        "inotifywait --monitor --quiet --event close_write,moved_to --format '%w|%f' \"${!domains[@]}\" |",
+        "while IFS='|' read -r folder name; do",
+        '  [ "$name" = %s ] || continue' % PURGE_REQUEST_NAME,
+        '  domain="${domains[$folder]:-}"',
+        '  [ -n "$domain" ] || continue',
+        '  %s "$domain" || echo "purging $domain failed" >&2' % purge_command,
         "done",
         "",
-    ])  # fmt: skip
+    ]
+    return "\n".join(lines)
 
 
 def site_unit_triggers(sites):
-    """The timer and path units to enable, as their names in timers.target.wants and paths.target.wants."""
+    """The units to enable, as their names in timers.target.wants and multi-user.target.wants."""
     names = []
     for site in sites:
         if site["state"] != "present":
@@ -226,5 +226,5 @@ def site_unit_triggers(sites):
         if site["cron"]:
             names.append(unit_base("wp-cron", site) + ".timer")
     if any(wants_purge_unit(site) for site in sites):
-        names.append(PURGE_UNIT + ".path")
+        names.append(PURGE_UNIT + ".service")
     return names

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,32 @@ def test_page_cache_hits_for_visitors_and_is_bypassed_when_logged_in(curl, admin
     logged_in = next(line for line in admin_cookies[1].splitlines() if "wordpress_logged_in_" in line).split("\t")
     found = headers(curl(f"https://{BLOG}/", "-D", "-", "-o", "/dev/null", "-b", f"{logged_in[5]}={logged_in[6]}"))[1]
     assert found["x-cache-status"] == "BYPASS"
+
+
+PUBLISH = r"""<?php
+$_SERVER['HTTP_HOST'] = 'blog.example.test';
+require '/srv/www/blog.example.test/public/wp-load.php';
+wp_insert_post(array('post_title' => 'Fresh from the purge test', 'post_status' => 'publish', 'post_author' => 1));
+"""
+
+
+def test_publishing_a_post_purges_the_page_cache(curl, host):
+    for _ in range(2):
+        cached = curl(f"https://{BLOG}/", "-D", "-")
+    assert headers(cached)[1]["x-cache-status"] == "HIT"
+    assert "Fresh from the purge test" not in cached.stdout
+    host.run(
+        f"runuser -u blog_example_test -- tee /srv/www/{BLOG}/private/publish.php > /dev/null <<'EOF'\n{PUBLISH}EOF"
+    )
+    published = host.run(f"runuser -u blog_example_test -- php /srv/www/{BLOG}/private/publish.php")
+    assert published.rc == 0, published.stderr
+    for _ in range(20):
+        page = curl(f"https://{BLOG}/", "-D", "-")
+        if "Fresh from the purge test" in page.stdout:
+            break
+        time.sleep(0.5)
+    assert "Fresh from the purge test" in page.stdout, "the page cache still serves the page from before the post"
+    assert headers(page)[1]["x-cache-status"] in ("MISS", "EXPIRED")
 
 
 def test_object_cache_holds_keys_under_the_sites_prefix(curl, host):

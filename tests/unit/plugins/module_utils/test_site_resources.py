@@ -1,3 +1,6 @@
+import os
+import subprocess
+
 from ansible_collections.wpzo.hosting.plugins.module_utils import site_model, site_resources
 
 SITES = site_model.normalise_sites(
@@ -29,8 +32,7 @@ def test_units_cron_per_wordpress_site_and_one_purge_watcher_for_all():
     files = site_resources.site_units(SITES, "/usr/bin/php8.2", "*:0/5", "/usr/local/sbin/purge")
     names = sorted(f["path"].rsplit("/", 1)[1] for f in files)
     assert names == [
-        "cache-purge-requests",
-        "wpzo-cache-purge.path",
+        "cache-purge-watch",
         "wpzo-cache-purge.service",
         "wpzo-wp-cron-blog_example.service",
         "wpzo-wp-cron-blog_example.timer",
@@ -38,12 +40,32 @@ def test_units_cron_per_wordpress_site_and_one_purge_watcher_for_all():
     service = next(f["content"] for f in files if f["path"].endswith("wp-cron-blog_example.service"))
     assert "User=blog_example" in service
     assert "ExecStart=/usr/bin/php8.2 -f /srv/www/blog.example/public/wp-cron.php" in service
-    path_unit = next(f["content"] for f in files if f["path"].endswith(".path"))
-    assert "PathChanged=/srv/www/blog.example/tmp/.wpzo-purge-request" in path_unit
-    program = next(f for f in files if f["path"].endswith("cache-purge-requests"))
+    watcher = next(f["content"] for f in files if f["path"].endswith("wpzo-cache-purge.service"))
+    assert "ExecStart=/usr/local/lib/wpzo/cache-purge-watch" in watcher and "Restart=always" in watcher
+    program = next(f for f in files if f["path"].endswith("cache-purge-watch"))
     assert program["mode"] == "0755" and '/usr/local/sbin/purge "$domain"' in program["content"]
+    assert "[/srv/www/blog.example/tmp/]=blog.example" in program["content"]
     assert all(site_resources.MARKER_LINE in f["content"][:200] for f in files)
-    assert site_resources.site_unit_triggers(SITES) == ["wpzo-wp-cron-blog_example.timer", "wpzo-cache-purge.path"]
+    assert site_resources.site_unit_triggers(SITES) == ["wpzo-wp-cron-blog_example.timer", "wpzo-cache-purge.service"]
+
+
+def test_the_purge_watcher_purges_only_the_site_whose_request_file_was_written(tmp_path):
+    """Run the watcher program with a stand-in inotifywait that reports three events."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    events = "/srv/www/blog.example/tmp/|.wpzo-purge-request\n/srv/www/blog.example/tmp/|php-upload\n" \
+             "/srv/www/other.example/tmp/|.wpzo-purge-request\n"  # fmt: skip
+    (bin_dir / "inotifywait").write_text("#!/bin/sh\nprintf '%s'\n" % events.replace("\n", "\\n"))
+    purged = tmp_path / "purged"
+    (bin_dir / "purge").write_text('#!/bin/sh\necho "$1" >> %s\n' % purged)
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    files = site_resources.site_units(SITES, "/usr/bin/php8.2", "*:0/5", str(bin_dir / "purge"))
+    program = tmp_path / "watch"
+    program.write_text(next(f["content"] for f in files if f["path"].endswith("cache-purge-watch")))
+    env = dict(os.environ, PATH="%s:%s" % (bin_dir, os.environ["PATH"]))
+    subprocess.run(["bash", str(program)], env=env, check=True, timeout=10)
+    assert purged.read_text() == "blog.example\n"
 
 
 def test_wordpress_input_carries_names_secrets_and_core_source():
