@@ -18,7 +18,8 @@ version="$(tools/wordpress-archive.sh "$archive" | sed -n 's/^version=//p')"
 docker rm -f "$container" >/dev/null 2>&1 || true
 docker run -d --name "$container" --hostname "$container" --cap-add SYS_ADMIN --cap-add NET_ADMIN --cgroupns host \
   -v /sys/fs/cgroup:/sys/fs/cgroup:ro --tmpfs /run --tmpfs /run/lock "$image" >/dev/null
-trap 'docker rm -f "$container" >/dev/null 2>&1 || true' EXIT
+# WPZO_BENCH_KEEP=1 leaves the server running afterwards, to look into it or time a run again.
+[ -n "${WPZO_BENCH_KEEP:-}" ] || trap 'docker rm -f "$container" >/dev/null 2>&1 || true' EXIT
 
 cat > "$work/inventory/hosts.yml" <<YAML
 all:
