@@ -197,7 +197,11 @@ def apply(the_plan, specs, existing, validator=None, what="configuration"):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             tmp = _write_temp(spec)
             journal.append((path, existing.get(path)))
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except OSError:
+                os.unlink(tmp)
+                raise
         for path in the_plan.removed:
             journal.append((path, existing[path]))
             os.unlink(path)

@@ -20,11 +20,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
-import contextlib
 import os
 import posixpath
 import re
-import tempfile
+
+from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files
 
 MARKER = "; Managed by wpzo.hosting.php_fpm_pool - do not edit"
 _MARKER_BYTES = MARKER.encode("utf-8")
@@ -624,85 +624,22 @@ def build_diff(the_plan, desired, existing):
 
 
 # --- applying ------------------------------------------------------------------------------------------------
-def _write_temp(pool_dir, path, data, mode, owner=None):
-    """Write ``data`` to a hidden temp file next to ``path`` (never matching ``*.conf``); return its name."""
-    fd, tmp = tempfile.mkstemp(dir=pool_dir, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            if owner is not None:
-                with contextlib.suppress(OSError):
-                    os.fchown(handle.fileno(), owner[0], owner[1])
-            handle.write(data)
-    except BaseException:
-        _unlink_quiet(tmp)
-        raise
-    return tmp
-
-
-def _unlink_quiet(path):
-    with contextlib.suppress(OSError):
-        os.unlink(path)
-
-
-def _snapshot(path, data):
-    st = os.stat(path)
-    return (data, st.st_mode & 0o7777, (st.st_uid, st.st_gid))
-
-
-def _rollback(pool_dir, journal):
-    """Undo journal entries in reverse order. Returns a list of problems (empty on success)."""
-    problems = []
-    for action, path, snapshot in reversed(journal):
-        try:
-            if action == "created":
-                os.unlink(path)
-            else:  # "replaced" or "removed": put the previous bytes, mode and owner back
-                data, mode, owner = snapshot
-                os.replace(_write_temp(pool_dir, path, data, mode, owner), path)
-        except OSError as exc:
-            problems.append("could not restore %s: %s" % (path, exc))
-    return problems
-
-
 def apply_plan(pool_dir, the_plan, desired, existing, validator=None):
-    """Apply ``the_plan`` atomically and run ``validator`` if anything changed.
-
-    New/changed files are first written to temp files in ``pool_dir`` and then renamed into place; removed
-    files are unlinked last. ``validator()`` returns ``(rc, stdout, stderr)``; on rc != 0 (or any error while
-    applying) every file is restored to its previous content, mode and owner and ApplyError is raised.
+    """Apply ``the_plan`` with managed_files: temp files renamed into place, removals last, then ``validator``
+    (``() -> (rc, stdout, stderr)``); on a failure every file gets its previous content, mode and owner back
+    and ApplyError is raised.
     """
     if not the_plan.changed:
         return
-    journal = []
-    temps = {}
+    specs = [managed_files.file_spec(path, desired[path], mode=FILE_MODE) for path in the_plan.added + the_plan.updated]
+    previous = {}
+    for path in the_plan.updated + the_plan.removed:
+        st = os.stat(path)
+        previous[path] = managed_files.Existing(existing[path], st.st_uid, st.st_gid, st.st_mode & 0o7777)
     try:
-        for path in the_plan.added + the_plan.updated:
-            temps[path] = _write_temp(pool_dir, path, desired[path].encode("utf-8"), FILE_MODE)
-        snapshots = dict((path, _snapshot(path, existing[path])) for path in the_plan.updated + the_plan.removed)
-        for path in the_plan.added + the_plan.updated:
-            os.replace(temps[path], path)
-            del temps[path]
-            journal.append(("replaced" if path in snapshots else "created", path, snapshots.get(path)))
-        for path in the_plan.removed:
-            os.unlink(path)
-            journal.append(("removed", path, snapshots[path]))
-    except OSError as exc:
-        for tmp in temps.values():
-            _unlink_quiet(tmp)
-        problems = _rollback(pool_dir, journal)
-        raise ApplyError("failed to write pool files: %s" % exc, problems) from exc
-
-    if validator is None:
-        return
-    rc, stdout, stderr = validator()
-    if rc != 0:
-        problems = _rollback(pool_dir, journal)
-        output = (stderr or "").strip() or (stdout or "").strip() or "no output"
-        msg = "php-fpm configuration test failed (rc=%s), previous pool files restored: %s" % (rc, output)
-        if problems:
-            msg = "php-fpm configuration test failed (rc=%s) and rollback was incomplete: %s" % (rc, output)
-        raise ApplyError(msg, problems, {"rc": rc, "stdout": stdout, "stderr": stderr})
+        managed_files.apply(the_plan, specs, previous, validator, what="php-fpm configuration")
+    except managed_files.ManagedFilesError as exc:
+        raise ApplyError(exc.msg, exc.errors, exc.details) from exc
 
 
 # --- orchestration -------------------------------------------------------------------------------------------

@@ -585,7 +585,7 @@ def test_apply_rolls_back_everything_when_validation_fails(pool_dir):
     with pytest.raises(ApplyError) as info:
         apply_plan(str(pool_dir), the_plan, desired, existing, validator)
     assert "cannot get uid for user 'web1'" in info.value.msg
-    assert "previous pool files restored" in info.value.msg
+    assert "php-fpm configuration test failed (rc=78), previous files restored" in info.value.msg
     assert info.value.details["rc"] == 78
     assert info.value.errors == []
     after = snapshot(pool_dir)
