@@ -146,12 +146,13 @@ def unit_base(kind, site):
     return "wpzo-%s-%s" % (kind, site["system_user"])
 
 
-def site_units(sites, php_binary, schedule, purge_command, systemd_dir="/etc/systemd/system"):
+def site_units(sites, php_binary, schedule, purge_command, systemd_dir="/etc/systemd/system", spread="4min"):
     """systemd units of every present site: WordPress cron (a service and a timer per site), and one service
     watching the tmp/ folders of every page-cache site with a single inotify instance, which purges the page
     cache of a site when its purge-request file is written. The site's PHP cannot run the root-only purge
     command itself. (A path unit holds an inotify instance per watched path: with a hundred sites they run
-    out of the kernel's 128 per user.)
+    out of the kernel's 128 per user.) Each cron timer fires at its own fixed offset of up to ``spread``
+    after the scheduled time, so hundreds of sites do not all start PHP at once.
     """
     files = []
     for site in sites:
@@ -169,7 +170,8 @@ def site_units(sites, php_binary, schedule, purge_command, systemd_dir="/etc/sys
             ])})  # fmt: skip
             files.append({"path": "%s/%s.timer" % (systemd_dir, base), "content": _unit([
                 "[Unit]", "Description=Run WordPress cron of %s" % site["domain"], "",
-                "[Timer]", "OnCalendar=%s" % schedule, "RandomizedDelaySec=60", "Persistent=true", "",
+                "[Timer]", "OnCalendar=%s" % schedule, "RandomizedDelaySec=%s" % spread, "FixedRandomDelay=true",
+                "Persistent=true", "",
                 "[Install]", "WantedBy=timers.target",
             ])})  # fmt: skip
     watched = [site for site in sites if wants_purge_unit(site)]

@@ -40,6 +40,8 @@ def test_units_cron_per_wordpress_site_and_one_purge_watcher_for_all():
     service = next(f["content"] for f in files if f["path"].endswith("wp-cron-blog_example.service"))
     assert "User=blog_example" in service
     assert "ExecStart=/usr/bin/php8.2 -f /srv/www/blog.example/public/wp-cron.php" in service
+    timer = next(f["content"] for f in files if f["path"].endswith("wp-cron-blog_example.timer"))
+    assert "RandomizedDelaySec=4min\nFixedRandomDelay=true" in timer  # sites start at their own fixed offsets
     watcher = next(f["content"] for f in files if f["path"].endswith("wpzo-cache-purge.service"))
     assert "ExecStart=/usr/local/lib/wpzo/cache-purge-watch" in watcher and "Restart=always" in watcher
     program = next(f for f in files if f["path"].endswith("cache-purge-watch"))
