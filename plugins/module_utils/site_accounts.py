@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Each site's system user, group, directory tree and SFTP users, for the whole site list at once."""
+"""Each site's system user, group, directory tree and SFTP logins, for the whole site list at once."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,13 +10,12 @@ import collections
 
 Directory = collections.namedtuple("Directory", "path owner group mode")
 Action = collections.namedtuple("Action", "site kind detail")
-SftpUser = collections.namedtuple("SftpUser", "name site_user group root public keys_file keys")
 # What is on the server: users {name: (uid, gid, home, shell)}, groups {name: gid},
 # members {group: set(names)}, dirs {path: (owner, group, mode) or None},
-# acls {public dir: set of getfacl entries}, keys {keys file: content or None}.
-State = collections.namedtuple("State", "users groups members dirs acls keys")
+# keys {SFTP keys file: content or None}.
+State = collections.namedtuple("State", "users groups members dirs keys")
 
-# The site tree. Root owns the site root so that sshd may jail SFTP users there
+# The site tree. Root owns the site root so that sshd may jail SFTP logins there
 # (ChrootDirectory refuses a directory its user could write); the web server,
 # in the site's group, may enter the root and read public/ only; everything
 # else belongs to the site alone.
@@ -38,44 +37,17 @@ def site_directories(site):
     ]
 
 
-def sftp_users(site, keys_dir):
-    """The site's SFTP users: their home is the site root (their jail), their files' group the site's."""
-    return [
-        SftpUser(
-            user["name"],
-            site["user"],
-            site["group"],
-            site["root"],
-            site["root"] + "/public",
-            "%s/%s" % (keys_dir, user["name"]),
-            "".join(key.strip() + "\n" for key in user["ssh_keys"]),
-        )
-        for user in site.get("sftp_users") or []
-    ]
+def sftp_keys(site):
+    """The site's SFTP keys file: each person's keys under a comment naming them (sshd logs which key logged in)."""
+    lines = []
+    for person in site.get("sftp_users") or []:
+        lines.append("# %s" % person["name"])
+        lines.extend(key.strip() for key in person["ssh_keys"])
+    return "".join(line + "\n" for line in lines)
 
 
-def acl_entries(user):
-    """getfacl lines on public/ that let an SFTP user and the site's PHP change each other's files.
-
-    The mask (which stat shows as the group bits, 2770) must let the named entries write, while
-    the owning group's own entry, the web server's, stays read-only.
-    """
-    return {
-        "user:%s:rwx" % user.name,
-        "default:user:%s:rwx" % user.name,
-        "default:user:%s:rwx" % user.site_user,
-        "group::r-x",
-        "mask::rwx",
-    }
-
-
-def acl_grant(user):
-    """setfacl -R -m argument: both may write; the web server (owning group) keeps read only; others nothing."""
-    return "u:{0}:rwX,d:u:{0}:rwX,d:u:{1}:rwX,g::r-X,m::rwX,d:g::r-X,d:o::---".format(user.name, user.site_user)
-
-
-def acl_revoke(user):
-    return "u:{0},d:u:{0}".format(user.name)
+def keys_file(site, keys_dir):
+    return "%s/%s" % (keys_dir, site["user"])
 
 
 def _site_actions(site, state, web_group):
@@ -100,60 +72,47 @@ def _site_actions(site, state, web_group):
     for extra in site.get("groups") or []:
         if name not in state.members.get(extra, set()):
             actions.append(Action(name, "add_member", (name, extra)))
-    # With SFTP users, public/'s group bits show the ACL mask (rwx); its ACL is checked with the SFTP users.
-    acl_bits = 0o020 if site.get("sftp_users") else 0
     for directory in site_directories(site):
         current = state.dirs.get(directory.path)
-        ignored = acl_bits if directory.path == site["root"] + "/public" else 0
         if current is None:
             actions.append(Action(name, "create_dir", directory))
-        elif current[:2] != directory[1:3] or current[2] | ignored != directory.mode | ignored:
+        elif current != (directory.owner, directory.group, directory.mode):
             actions.append(Action(name, "fix_dir", directory))
     return actions
 
 
-def _sftp_actions(site, state, sftp_group, keys_dir, errors):
-    """Add the site's listed SFTP users; remove the ones jailed in its root that are no longer listed."""
+def _sftp_actions(site, state, sftp_group, keys_dir):
+    """SFTP logins as the site user: its keys file and its membership of the group sshd jails."""
     actions = []
-    wanted = sftp_users(site, keys_dir) if site["state"] == "present" else []
-    for index, user in enumerate(wanted):
-        if user.name not in state.users:
-            actions.append(Action(site["user"], "add_sftp_user", user))
-        elif user.name not in state.members.get(sftp_group, set()) or state.users[user.name][2] != site["root"]:
-            errors.append(
-                "site %s: sftp[%d].name: %s is an existing account, not an SFTP user of this site"
-                % (site["user"], index, user.name)
-            )
-            continue
-        if state.keys.get(user.keys_file) != user.keys:
-            actions.append(Action(site["user"], "write_sftp_keys", user))
-        if not acl_entries(user) <= state.acls.get(user.public, set()):
-            actions.append(Action(site["user"], "grant_sftp_acl", user))
-    listed = set(user.name for user in wanted)
-    for name in sorted(state.members.get(sftp_group, set()) - listed):
-        if name in state.users and state.users[name][2] == site["root"]:
-            gone = SftpUser(name, site["user"], site["group"], site["root"], site["root"] + "/public",
-                            "%s/%s" % (keys_dir, name), None)  # fmt: skip
-            if "user:%s:rwx" % name in state.acls.get(gone.public, set()):
-                actions.append(Action(site["user"], "revoke_sftp_acl", gone))
-            actions.append(Action(site["user"], "remove_sftp_user", gone))
+    name, path = site["user"], keys_file(site, keys_dir)
+    wanted = sftp_keys(site) if site["state"] == "present" else ""
+    member = name in state.members.get(sftp_group, set())
+    if wanted:
+        if state.keys.get(path) != wanted:
+            actions.append(Action(name, "write_sftp_keys", (path, wanted)))
+        if not member:
+            actions.append(Action(name, "add_member", (name, sftp_group)))
+    else:
+        if member and site["state"] == "present":
+            actions.append(Action(name, "remove_member", (name, sftp_group)))
+        if state.keys.get(path) is not None:
+            actions.append(Action(name, "remove_sftp_keys", path))
     return actions
 
 
 def plan(sites, state, web_group, sftp_group="wpzo-sftp", keys_dir="/etc/ssh/wpzo-sftp"):
-    """Actions to bring accounts, trees and SFTP users to the desired state, and the problems that forbid it.
+    """Actions to bring accounts, trees and SFTP logins to the desired state.
 
-    A site's SFTP users are removed before the site's own group, which is their primary group.
+    The keys file is written before the site user joins the SFTP group, and removed after it left.
     """
-    actions, errors = [], []
+    actions = []
     wants_sftp = any(site["state"] == "present" and site.get("sftp_users") for site in sites)
     if wants_sftp and sftp_group not in state.groups:
         actions.append(Action("", "add_group", sftp_group))
     for site in sites:
-        sftp = _sftp_actions(site, state, sftp_group, keys_dir, errors)
-        own = _site_actions(site, state, web_group)
-        actions.extend(sftp + own if site["state"] == "absent" else own + sftp)
-    return actions, errors
+        actions.extend(_site_actions(site, state, web_group))
+        actions.extend(_sftp_actions(site, state, sftp_group, keys_dir))
+    return actions
 
 
 def summarise(actions):
@@ -168,8 +127,8 @@ def describe(action):
     detail = action.detail
     if isinstance(detail, Directory):
         return "%s %s (%s:%s %04o)" % (action.kind, detail.path, detail.owner, detail.group, detail.mode)
-    if isinstance(detail, SftpUser):
-        return "%s %s (site %s)" % (action.kind, detail.name, action.site)
-    if action.kind == "add_member":
-        return "add_member %s to %s" % detail
+    if action.kind in ("add_member", "remove_member"):
+        return "%s %s %s %s" % (action.kind, detail[0], "to" if action.kind == "add_member" else "from", detail[1])
+    if action.kind == "write_sftp_keys":
+        return "write_sftp_keys %s" % detail[0]
     return "%s %s" % (action.kind, detail)

@@ -22,7 +22,7 @@ TLS_MODES = ("letsencrypt", "selfsigned", "custom", "none")
 AUTO_UPDATE = ("minor", "major", "none")
 SIZE = re.compile(r"^[0-9]+[KMG]?$")
 DURATION = re.compile(r"^[0-9]+[smh]?$")
-LOGIN = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+PERSON = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 SSH_PUBLIC_KEY = re.compile(r"^(ssh-|ecdsa-|sk-)[a-z0-9@.-]+ [A-Za-z0-9+/]+=*( [^\n]*)?$")
 WP_USER = re.compile(r"^[A-Za-z0-9_.@-]{1,60}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -155,11 +155,19 @@ def _check_access(site, err):
     if not isinstance(site["sftp"], list):
         err("sftp: must be a list of users")
         return
+    names = set()
     for index, user in enumerate(site["sftp"]):
-        if not isinstance(user, dict) or not LOGIN.match(str(user.get("name", ""))):
-            err("sftp[%d].name: must be a valid login name" % index)
-        elif not user.get("ssh_keys") or not isinstance(user["ssh_keys"], list):
-            err("sftp[%d].ssh_keys: %s needs a list of at least one key" % (index, user["name"]))
+        if not isinstance(user, dict):
+            err("sftp[%d]: must be a dict with name and ssh_keys" % index)
+            continue
+        name = user.get("name")
+        if not PERSON.match(str(name or "")):
+            err("sftp[%d].name: who the keys belong to: letters, digits and _ . @ - (at most 64)" % index)
+        elif name in names:
+            err("sftp[%d].name: %s is listed twice" % (index, name))
+        names.add(name)
+        if not user.get("ssh_keys") or not isinstance(user["ssh_keys"], list):
+            err("sftp[%d].ssh_keys: %s needs a list of at least one key" % (index, name))
         else:
             for position, key in enumerate(user["ssh_keys"]):
                 if not SSH_PUBLIC_KEY.match(str(key).strip()):
@@ -211,7 +219,7 @@ def normalise_sites(sites, defaults=None):
     schema = _merge(DEFAULTS, defaults or {})
     errors = []
     normalised = []
-    owners, logins = {}, {}
+    owners = {}
     for index, raw in enumerate(sites):
         label = "wpzo_sites[%d]" % index
         if not isinstance(raw, dict):
@@ -247,20 +255,10 @@ def normalise_sites(sites, defaults=None):
                 err("%s: %s is already used by site %s" % (field, name, owners[name]))
             else:
                 owners[name] = domain
-        for position, user in enumerate(site["sftp"] if isinstance(site["sftp"], list) else []):
-            login = user.get("name") if isinstance(user, dict) else None
-            if login in logins:
-                err("sftp[%d].name: %s is already an SFTP user of site %s" % (position, login, logins[login]))
-            elif login:
-                logins[login] = domain
         errors.extend("%s: %s" % (label, message) for message in site_errors)
         if domain and not site_errors:
             normalised.append(_derive(site, domain, aliases))
     errors.extend(site_names.collisions(normalised))
-    system_users = dict((site["system_user"], site["domain"]) for site in normalised)
-    for login, domain in sorted(logins.items()):
-        if login in system_users:
-            errors.append("site %s: sftp: %s is the system user of site %s" % (domain, login, system_users[login]))
     if errors:
         raise SiteModelError(errors)
     return normalised

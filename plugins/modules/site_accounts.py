@@ -10,25 +10,24 @@ DOCUMENTATION = r"""
 module: site_accounts
 author: wpzo.hosting developers (@wpzo)
 version_added: 0.1.0
-short_description: Every site's system user, group, directory tree and SFTP users in one call
+short_description: Every site's system user, group, directory tree and SFTP logins in one call
 description:
   - For each site, a system group and user (no login shell, home at the site root) and the tree
     C(<root>/{public,logs,tmp,sessions,private}). The site root belongs to root (mode 0710, the site's group), so
-    sshd can jail SFTP users in it; the directories below belong to the site user.
+    sshd can jail SFTP logins in it, and the site's own code cannot plant C(.ssh/authorized_keys) in its home;
+    the directories below belong to the site user.
   - The web server's group (O(web_group)) becomes a member of each site group, so nginx may enter the site root
     and read C(public/) (2750) but nothing else; C(tmp), C(sessions) and C(private) are 0700.
     Sites cannot read each other's files.
-  - Each of a site's O(sites[].sftp_users) becomes an account whose primary group is the site's, a member of
-    O(sftp_group), with its home at the site root and its public keys in C(<sftp_keys_dir>/<name>). An sshd
-    C(Match Group) block for O(sftp_group) (written by the C(sites) role) jails these accounts in their home with
-    C(internal-sftp) only. POSIX ACLs on C(public/) let the SFTP users and the site's PHP change each other's
-    files while the web server keeps read-only access. SFTP users jailed in a site root but no longer listed
-    are removed.
-  - Reads C(/etc/passwd), C(/etc/group) and the directories once and runs C(groupadd), C(useradd), C(gpasswd),
-    C(setfacl) only for what is missing, so hundreds of unchanged sites take well under a second.
-  - An existing account that is not an SFTP user of the site is never taken over; the module fails, naming the
-    site and the field before changing anything.
-  - With O(sites[].state=absent) removes the site's SFTP users, the user and group, and the tree when
+  - A site with O(sites[].sftp_users) gets SFTP logins as its own user; every listed person's keys go into the
+    root-owned file C(<sftp_keys_dir>/<user>), under a comment naming the person, and the site user joins
+    O(sftp_group). The sshd C(Match Group) block for O(sftp_group) (written by the C(sites) role) jails these
+    logins in the site root with C(internal-sftp) only and reads their keys from that file only. Uploaded files
+    belong to the site user, so the site's PHP and the SFTP users change each other's files. A site whose list
+    becomes empty leaves the group and loses the file.
+  - Reads C(/etc/passwd), C(/etc/group), the directories and the keys files once and runs C(groupadd),
+    C(useradd), C(gpasswd) only for what is missing, so hundreds of unchanged sites take well under a second.
+  - With O(sites[].state=absent) removes the user and group, the SFTP keys file, and the tree when
     O(sites[].remove_files) is set (the C(sites) role takes a backup first).
 extends_documentation_fragment:
   - wpzo.hosting.attributes
@@ -69,13 +68,13 @@ options:
         type: bool
         default: false
       sftp_users:
-        description: Users who may upload to this site only, over SFTP, jailed in the site root.
+        description: People who may log in over SFTP as the site's user, jailed in the site root.
         type: list
         elements: dict
         default: []
         suboptions:
           name:
-            description: Login name.
+            description: Who the keys belong to, written as a comment above them.
             type: str
             required: true
           ssh_keys:
@@ -88,15 +87,13 @@ options:
     type: str
     default: www-data
   sftp_group:
-    description: Group of every SFTP user, the one sshd's C(Match Group) block jails.
+    description: Group of the site users that take SFTP logins, the one sshd's C(Match Group) block jails.
     type: str
     default: wpzo-sftp
   sftp_keys_dir:
-    description: Root-owned directory of the SFTP users' authorized keys files, one per user.
+    description: Root-owned directory of the SFTP keys files, one per site user.
     type: path
     default: /etc/ssh/wpzo-sftp
-requirements:
-  - C(setfacl) and C(getfacl) (Debian's C(acl)) on the host, for sites with SFTP users.
 """
 
 EXAMPLES = r"""
@@ -108,6 +105,7 @@ EXAMPLES = r"""
         sftp_users:
           - name: alice
             ssh_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGd1YmJpc2g alice@laptop"]
+# sftp example_com@server lands in /public of example.com
 """
 
 RETURN = r"""
@@ -132,7 +130,7 @@ actions:
   type: list
   elements: str
   sample: ["add_user example_com", "create_dir /srv/www/example.com/public (example_com:example_com 2750)",
-           "add_sftp_user alice (site example_com)"]
+           "write_sftp_keys /etc/ssh/wpzo-sftp/example_com", "add_member example_com to wpzo-sftp"]
 """
 
 import grp
@@ -145,13 +143,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wpzo.hosting.plugins.module_utils import site_accounts as accounts
 
 
-def read_state(module, sites, keys_dir):
+def read_state(sites, keys_dir):
     users = dict((u.pw_name, (u.pw_uid, u.pw_gid, u.pw_dir, u.pw_shell)) for u in pwd.getpwall())
     groups = dict((g.gr_name, g.gr_gid) for g in grp.getgrall())
     members = dict((g.gr_name, set(g.gr_mem)) for g in grp.getgrall())
     uid_names = dict((uid, name) for name, (uid, _gid, _home, _shell) in users.items())
     gid_names = dict((gid, name) for name, gid in groups.items())
-    dirs, acls, keys = {}, {}, {}
+    dirs, keys = {}, {}
     for site in sites:
         for directory in accounts.site_directories(site):
             try:
@@ -164,21 +162,9 @@ def read_state(module, sites, keys_dir):
                 gid_names.get(st.st_gid, st.st_gid),
                 stat.S_IMODE(st.st_mode),
             )
-        public = site["root"] + "/public"
-        jailed = [name for name, user in users.items() if user[2] == site["root"] and name != site["user"]]
-        if (site.get("sftp_users") or jailed) and dirs.get(public) is not None:
-            acls[public] = read_acl(module, public)
-        for user in site.get("sftp_users") or []:
-            keys[keys_dir + "/" + user["name"]] = read_text(keys_dir + "/" + user["name"])
-    return accounts.State(users, groups, members, dirs, acls, keys)
-
-
-def read_acl(module, path):
-    getfacl = module.get_bin_path("getfacl", required=True)
-    rc, out, err = module.run_command([getfacl, "--absolute-names", "--omit-header", path])
-    if rc != 0:
-        module.fail_json(msg="getfacl %s failed: %s" % (path, err.strip()))
-    return set(line.split("#")[0].strip() for line in out.splitlines() if line.strip())
+        path = accounts.keys_file(site, keys_dir)
+        keys[path] = read_text(path)
+    return accounts.State(users, groups, members, dirs, keys)
 
 
 def read_text(path):
@@ -206,7 +192,7 @@ def run(module, argv):
         module.fail_json(msg="%s failed: %s" % (" ".join(argv), (err or out).strip()))
 
 
-def apply(module, sites_by_user, action, sftp_group):
+def apply(module, sites_by_user, action):
     kind, detail = action.kind, action.detail
     if kind == "add_group":
         run(module, ["groupadd", "--system", detail])
@@ -235,25 +221,13 @@ def apply(module, sites_by_user, action, sftp_group):
         except KeyError:
             return  # userdel already removed the user's own group
         run(module, ["groupdel", detail])
-    elif kind == "add_sftp_user":
-        run(module, ["useradd", "--gid", detail.group, "--groups", sftp_group, "--home-dir", detail.root,
-                     "--no-create-home", "--shell", "/usr/sbin/nologin", detail.name])  # fmt: skip
+    elif kind == "remove_member":
+        member, group = detail
+        run(module, ["gpasswd", "--delete", member, group])
     elif kind == "write_sftp_keys":
-        write_text(detail.keys_file, detail.keys)
-    elif kind == "grant_sftp_acl":
-        run(
-            module,
-            [module.get_bin_path("setfacl", required=True), "-R", "-m", accounts.acl_grant(detail), detail.public],
-        )
-    elif kind == "revoke_sftp_acl":
-        run(
-            module,
-            [module.get_bin_path("setfacl", required=True), "-R", "-x", accounts.acl_revoke(detail), detail.public],
-        )
-    elif kind == "remove_sftp_user":
-        run(module, ["userdel", detail.name])
-        if os.path.exists(detail.keys_file):
-            os.remove(detail.keys_file)
+        write_text(*detail)
+    elif kind == "remove_sftp_keys":
+        os.remove(detail)
 
 
 def main():
@@ -296,10 +270,8 @@ def main():
                              % (site["user"], site["root"]))  # fmt: skip
         sites.append(site)
     sftp_group, keys_dir = module.params["sftp_group"], module.params["sftp_keys_dir"]
-    state = read_state(module, sites, keys_dir)
-    actions, errors = accounts.plan(sites, state, module.params["web_group"], sftp_group, keys_dir)
-    if errors:
-        module.fail_json(msg="; ".join(errors), errors=errors)
+    state = read_state(sites, keys_dir)
+    actions = accounts.plan(sites, state, module.params["web_group"], sftp_group, keys_dir)
     added, updated, removed = accounts.summarise(actions)
     described = [accounts.describe(action) for action in actions]
     result = dict(changed=bool(actions), added=added, updated=updated, removed=removed, actions=described)
@@ -308,7 +280,7 @@ def main():
     if not module.check_mode:
         sites_by_user = dict((site["user"], site) for site in sites)
         for action in actions:
-            apply(module, sites_by_user, action, sftp_group)
+            apply(module, sites_by_user, action)
     module.exit_json(**result)
 
 

@@ -237,22 +237,22 @@ def inventory_sites():
     return json.loads(subprocess.check_output(command))["wpzo_sites"]
 
 
-def sftp(instance_ip, *commands, user="blogdev"):
-    """An SFTP session of the blog's SFTP user, as a real client runs it; stops at the first failed command."""
+def sftp(instance_ip, *commands, user="blog_example_test"):
+    """An SFTP session as the blog's user with the key of the person the blog lists; stops at the first failure."""
     return subprocess.run(
         ["sftp", *SSH_CLIENT_OPTIONS, "-b", "-", f"{user}@{instance_ip}"],
         input="\n".join(commands) + "\n", capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 
 
-def test_sftp_user_uploads_to_its_site_and_the_site_serves_it(instance_ip, curl, host, tmp_path):
+def test_sftp_upload_is_served_and_shared_with_the_sites_php(instance_ip, curl, host, tmp_path):
     page = tmp_path / "sftp-upload.html"
     page.write_text("uploaded-over-sftp\n")
     upload = sftp(instance_ip, "pwd", f"put {page} sftp-upload.html")
     assert upload.returncode == 0, upload.stderr
     assert "Remote working directory: /public" in upload.stdout
     assert curl(f"https://{BLOG}/sftp-upload.html").stdout == "uploaded-over-sftp\n"
-    # The site's PHP may change what the SFTP user uploaded, and the other way round.
+    # The site's PHP may change what was uploaded, and an upload may replace what WordPress wrote.
     uploaded = f"/srv/www/{BLOG}/public/sftp-upload.html"
     assert host.run(f"runuser -u blog_example_test -- sh -c 'echo by-php >> {uploaded}'").rc == 0
     host.run(f"runuser -u blog_example_test -- sh -c 'echo php-made > /srv/www/{BLOG}/public/wp-content/by-php.txt'")
@@ -261,29 +261,30 @@ def test_sftp_user_uploads_to_its_site_and_the_site_serves_it(instance_ip, curl,
     assert host.file(f"/srv/www/{BLOG}/public/wp-content/by-php.txt").content_string == "replaced-over-sftp\n"
     # The web server still only reads the site's files.
     assert host.run(f"runuser -u www-data -- sh -c 'echo x >> {uploaded}'").rc != 0
-    assert host.run(f"runuser -u www-data -- touch /srv/www/{BLOG}/public/by-nginx").rc != 0
     host.run(f"rm -f {uploaded} /srv/www/{BLOG}/public/wp-content/by-php.txt")
 
 
-def test_sftp_user_is_jailed_in_its_site_and_has_no_shell(instance_ip):
+def test_sftp_login_is_jailed_in_its_site_and_has_no_shell(instance_ip, host):
     shell = subprocess.run(
-        ["ssh", *SSH_CLIENT_OPTIONS, f"blogdev@{instance_ip}", "cat /etc/passwd"],
+        ["ssh", *SSH_CLIENT_OPTIONS, f"blog_example_test@{instance_ip}", "cat /etc/passwd"],
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert "root:x:0:0" not in shell.stdout
     assert "This service allows sftp connections only." in shell.stdout + shell.stderr
-    assert sftp(instance_ip, "ls /logs").returncode == 0  # its own site's logs
-    for outside in ("ls /etc", "ls /srv/www", f"ls /srv/www/{SHOP}", "ls /private", "ls /sessions"):
+    assert sftp(instance_ip, "ls /logs").returncode == 0  # its own site's tree
+    for outside in ("ls /etc", "ls /srv/www", f"ls /srv/www/{SHOP}", "get /etc/passwd"):
         assert sftp(instance_ip, outside).returncode != 0, outside
+    # The key only opens the site that lists it; a site that lists nobody takes no SFTP login.
+    assert sftp(instance_ip, "pwd", user="shop_example_test").returncode != 0
+    assert "# blogdev\nssh-ed25519 " in host.file("/etc/ssh/wpzo-sftp/blog_example_test").content_string
 
 
-def test_an_sftp_user_taken_off_the_list_can_no_longer_log_in(instance_ip, host):
+def test_a_person_taken_off_the_list_can_no_longer_log_in(instance_ip, host):
     sites = [dict(site, sftp=[]) if site["domain"] == BLOG else site for site in inventory_sites()]
     run_sites_playbook(sites)
     assert sftp(instance_ip, "pwd").returncode != 0
-    assert not host.user("blogdev").exists
-    assert not host.file("/etc/ssh/wpzo-sftp/blogdev").exists
-    assert "blogdev" not in host.check_output(f"getfacl -p /srv/www/{BLOG}/public")
+    assert not host.file("/etc/ssh/wpzo-sftp/blog_example_test").exists
+    assert "wpzo-sftp" not in host.user("blog_example_test").groups
 
 
 def test_removing_a_site_leaves_its_backup_and_nothing_else(host, curl):

@@ -100,23 +100,15 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGd1YmJpc2g alice@laptop"
 
 
 def test_sftp_users_need_a_name_and_real_public_keys():
-    sftp = [{"name": "deploy"}, {"name": "Bad Name", "ssh_keys": [KEY]}, {"name": "bob", "ssh_keys": [KEY, "k"]}]
+    sftp = [{"name": "deploy"}, {"name": "Bad Name", "ssh_keys": [KEY]}, {"name": "bob", "ssh_keys": [KEY, "k"]},
+            {"name": "bob", "ssh_keys": [KEY]}]  # fmt: skip
     errors = problems([site("a.example", sftp=sftp)])
+    label = "site a.example (wpzo_sites[0]): "
     assert errors == [
-        "site a.example (wpzo_sites[0]): sftp[0].ssh_keys: deploy needs a list of at least one key",
-        "site a.example (wpzo_sites[0]): sftp[1].name: must be a valid login name",
-        "site a.example (wpzo_sites[0]): sftp[2].ssh_keys[1]: not an SSH public key (type, base64, comment)",
-    ]
-
-
-def test_an_sftp_user_belongs_to_one_site_and_is_not_a_site_user():
-    sites = [
-        site("a.example", sftp=[{"name": "alice", "ssh_keys": [KEY]}]),
-        site("b.example", sftp=[{"name": "alice", "ssh_keys": [KEY]}, {"name": "a_example", "ssh_keys": [KEY]}]),
-    ]
-    assert problems(sites) == [
-        "site b.example (wpzo_sites[1]): sftp[0].name: alice is already an SFTP user of site a.example",
-        "site b.example: sftp: a_example is the system user of site a.example",
+        label + "sftp[0].ssh_keys: deploy needs a list of at least one key",
+        label + "sftp[1].name: who the keys belong to: letters, digits and _ . @ - (at most 64)",
+        label + "sftp[2].ssh_keys[1]: not an SSH public key (type, base64, comment)",
+        label + "sftp[3].name: bob is listed twice",
     ]
 
 
