@@ -117,8 +117,8 @@ wp_insert_post(array('post_title' => 'Fresh from the purge test', 'post_status' 
 
 
 def test_publishing_a_post_purges_the_page_cache(curl, host):
-    for _ in range(2):
-        cached = curl(f"https://{BLOG}/", "-D", "-")
+    curl(f"https://{BLOG}/")
+    cached = curl(f"https://{BLOG}/", "-D", "-")
     assert headers(cached)[1]["x-cache-status"] == "HIT"
     assert "Fresh from the purge test" not in cached.stdout
     host.run(
@@ -126,11 +126,11 @@ def test_publishing_a_post_purges_the_page_cache(curl, host):
     )
     published = host.run(f"runuser -u blog_example_test -- php /srv/www/{BLOG}/private/publish.php")
     assert published.rc == 0, published.stderr
-    for _ in range(20):
-        page = curl(f"https://{BLOG}/", "-D", "-")
-        if "Fresh from the purge test" in page.stdout:
-            break
+    deadline = time.monotonic() + 10
+    page = curl(f"https://{BLOG}/", "-D", "-")
+    while "Fresh from the purge test" not in page.stdout and time.monotonic() < deadline:
         time.sleep(0.5)
+        page = curl(f"https://{BLOG}/", "-D", "-")
     assert "Fresh from the purge test" in page.stdout, "the page cache still serves the page from before the post"
     assert headers(page)[1]["x-cache-status"] in ("MISS", "EXPIRED")
 
