@@ -16,17 +16,18 @@ curl -sf -o /dev/null -H 'Host: wordpress.localhost' "http://127.0.0.1:$port/"  
 
 measure() { # label host path connections -> "label rps p50 p99"
   local out
-  out="$(wrk -t2 -c"$4" -d"$duration" --latency -H "Host: $2" "http://127.0.0.1:$port$3")"
-  python3 - "$1" <<PY
-import re, sys
-out = """$out"""
-def ms(value):
-    number, unit = re.match(r"([\d.]+)(us|ms|s)", value).groups()
-    return float(number) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+  out="$(wrk -t"$(( $4 < 2 ? $4 : 2 ))" -c"$4" -d"$duration" --latency -H "Host: $2" "http://127.0.0.1:$port$3")"
+  WRK_OUTPUT="$out" python3 - "$1" <<'PY'
+import os, re, sys
+out = os.environ["WRK_OUTPUT"]
+def ms(label):
+    found = re.search(label + r"\s+([\d.]+)(us|ms|s|m)\b", out)
+    if not found:
+        sys.exit("bench-serve: no %s latency in wrk's output:\n%s" % (label, out))
+    number, unit = found.groups()
+    return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-p50 = ms(re.search(r"50%\s+(\S+)", out).group(1))
-p99 = ms(re.search(r"99%\s+(\S+)", out).group(1))
-print(f"{sys.argv[1]} {rps:.0f} {p50:.2f} {p99:.2f}")
+print(f"{sys.argv[1]} {rps:.0f} {ms('50%'):.2f} {ms('99%'):.2f}")
 PY
 }
 static=$(measure static static.localhost /front.html 50)

@@ -377,8 +377,8 @@ def normalize_pool(raw, index=0):
     basedirs = pool["open_basedir"]
     if basedirs is None:
         pass
-    elif not isinstance(basedirs, list) or not basedirs:
-        err("open_basedir", "must be a non-empty list of paths")
+    elif not isinstance(basedirs, list):
+        err("open_basedir", "must be a list of paths ([] for none)")
     else:
         for entry in basedirs:
             if not isinstance(entry, str) or not is_normalized_abspath(entry) or ":" in entry:
@@ -495,9 +495,10 @@ def render_pool(pool):
         lines.append("")
         for key in sorted(env):
             lines.append("env[%s] = %s" % (key, ini_quote(_env_string(env[key]))))
+    lines.append("")
+    if pool["open_basedir"]:
+        lines.append("php_admin_value[open_basedir] = %s" % s(":".join(pool["open_basedir"])))
     lines += [
-        "",
-        "php_admin_value[open_basedir] = %s" % s(":".join(pool["open_basedir"])),
         "php_admin_value[upload_tmp_dir] = %s" % s(pool["upload_tmp_dir"]),
         "php_admin_value[session.save_path] = %s" % s(pool["session_save_path"]),
         "php_admin_value[sys_temp_dir] = %s" % s(pool["sys_temp_dir"]),

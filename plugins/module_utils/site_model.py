@@ -45,6 +45,7 @@ DEFAULTS = {
         "max_children": 5,
         "request_terminate_timeout": "60s",
         "max_execution_time": 60,
+        "open_basedir": False,
     },
     "tls": {"mode": "none", "certificate": None, "certificate_key": None, "hsts": True, "hsts_preload": False},
     "page_cache": True,
@@ -112,6 +113,8 @@ def _check_types(site, err):
             err("php.%s: %r is not a size such as 256M" % (field, php[field]))
     if not DURATION.match(str(php["request_terminate_timeout"])):
         err("php.request_terminate_timeout: %r is not a duration such as 60s" % php["request_terminate_timeout"])
+    if not isinstance(php["open_basedir"], bool):
+        err("php.open_basedir: must be true or false")
     for field in ("max_children", "max_execution_time"):
         if not isinstance(php[field], int) or isinstance(php[field], bool) or php[field] < 1:
             err("php.%s: must be a positive integer" % field)

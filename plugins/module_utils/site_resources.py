@@ -45,6 +45,7 @@ def pools(sites):
                 "max_children": php["max_children"],
                 "memory_limit": php["memory_limit"],
                 "request_terminate_timeout": php["request_terminate_timeout"],
+                "open_basedir": [site["root"]] if php["open_basedir"] else [],
                 "php_admin_values": {
                     "upload_max_filesize": php["upload_max_filesize"],
                     "post_max_size": php["upload_max_filesize"],

@@ -138,7 +138,9 @@ options:
         description:
           - Directories PHP may access, joined with C(:) into C(php_admin_value[open_basedir]).
           - Every entry must be a normalized absolute path inside O(pools[].root).
-          - Defaults to C([<root>]).
+          - Defaults to C([<root>]); C([]) sets none. PHP turns its realpath cache off under open_basedir, which
+            made an uncached WordPress front page about 40 ms slower (90 ms instead of 50) in this project's
+            benchmark.
         type: list
         elements: path
       upload_tmp_dir:

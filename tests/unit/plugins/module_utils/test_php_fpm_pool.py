@@ -160,6 +160,12 @@ def test_render_custom_paths_and_limits():
     assert "php_admin_value[error_log] = /var/log/php/example-error.log\n" in content
 
 
+def test_an_empty_open_basedir_sets_none():
+    content = render(open_basedir=[])
+    assert "open_basedir" not in content
+    assert "php_admin_value[upload_tmp_dir] = /srv/www/example.com/tmp\n" in content
+
+
 def test_render_empty_status_ping_and_disable_functions_are_omitted():
     content = render(status_path="", ping_path="", disable_functions=[])
     assert "status_path" not in content
@@ -353,7 +359,7 @@ def test_explicit_none_means_default():
         ({"open_basedir": [ROOT, "/srv/www"]}, "open_basedir"),
         ({"open_basedir": ["relative"]}, "open_basedir"),
         ({"open_basedir": [ROOT + "/a:/etc"]}, "open_basedir"),
-        ({"open_basedir": []}, "open_basedir"),
+        ({"open_basedir": "/srv/www/example.com"}, "open_basedir"),
         ({"upload_tmp_dir": "/tmp"}, "upload_tmp_dir"),
         ({"session_save_path": "/var/lib/php/sessions"}, "session_save_path"),
         ({"sys_temp_dir": "/tmp"}, "sys_temp_dir"),

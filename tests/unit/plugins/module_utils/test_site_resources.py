@@ -19,6 +19,14 @@ def test_pools_only_for_present_php_sites_with_their_limits():
     assert pools[1]["max_children"] == 9
     assert pools[0]["listen"] == "/run/php/blog_example.sock"
     assert pools[0]["php_admin_values"]["post_max_size"] == "64M"
+    assert pools[0]["open_basedir"] == []  # PHP's realpath cache stays on: see docs/performance.md
+
+
+def test_open_basedir_confines_a_sites_php_to_its_root_when_asked():
+    sites = site_model.normalise_sites(
+        [{"domain": "a.example", "php": {"open_basedir": True}, "wordpress": {"admin_email": "o@a.example"}}]
+    )
+    assert site_resources.pools(sites)[0]["open_basedir"] == ["/srv/www/a.example"]
 
 
 def test_accounts_join_the_redis_group_only_for_object_cache_sites():
