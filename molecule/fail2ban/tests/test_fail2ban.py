@@ -72,7 +72,9 @@ def ssh_as_unknown_users(client, address, attempts):
             "ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
             "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", f"intruder{attempt}@{address}", "true",
         )  # fmt: skip
-        if "timed out" in result.stderr:
+        # Banned already: before the connection ("timed out"), or during it, when the client's packets are
+        # dropped and sshd closes the connection at the end of LoginGraceTime ("Connection closed").
+        if "timed out" in result.stderr or "Connection closed by" in result.stderr:
             return
         assert "Permission denied (publickey)" in result.stderr
 
