@@ -21,14 +21,25 @@ docker run -d --name "$container" --hostname "$container" --cap-add SYS_ADMIN --
 # WPZO_BENCH_KEEP=1 leaves the server running afterwards, to look into it or time a run again.
 [ -n "${WPZO_BENCH_KEEP:-}" ] || trap 'docker rm -f "$container" >/dev/null 2>&1 || true' EXIT
 
-cat > "$work/inventory/hosts.yml" <<YAML
-all:
-  children:
-    wpzo_servers:
-      hosts:
-        $container:
-          ansible_connection: community.docker.docker
-YAML
+# The tiers converge through docker exec (the server has no SSH yet); the sites runs then go over SSH as an
+# administrator with sudo, the way an operator reaches a server.
+key="$work/admin_ed25519"
+[ -f "$key" ] || ssh-keygen -q -t ed25519 -N '' -C bench-admin -f "$key"
+connect_with() { # docker | ssh
+  local address
+  address="$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$container")"
+  {
+    printf 'all:\n  children:\n    wpzo_servers:\n      hosts:\n        %s:\n' "$container"
+    if [ "$1" = docker ]; then
+      printf '          ansible_connection: community.docker.docker\n'
+    else
+      printf '          ansible_host: %s\n          ansible_user: bench\n' "$address"
+      printf '          ansible_ssh_private_key_file: %s\n' "$key"
+      printf '          ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null\n'
+    fi
+  } > "$work/inventory/hosts.yml"
+}
+connect_with docker
 sites_file() {
   python3 - "$1" <<'PY'
 import sys
@@ -42,6 +53,9 @@ PY
 cat > "$work/inventory/group_vars/all/main.yml" <<YAML
 wpzo_credentials_dir: $work/credentials
 base_swap_size_mb: 64
+base_admin_users:
+  - name: bench
+    ssh_keys: ["$(cat "$key.pub")"]
 sites_wordpress_version: "$version"
 sites_wordpress_src: $archive
 sites_defaults:
@@ -65,6 +79,7 @@ run() { # label, then ansible-playbook arguments; prints the seconds taken
 sites_file 0 > "$work/inventory/group_vars/all/sites.yml"
 echo "bench-sites: converging the tiers (base, nginx, php_fpm, mariadb, redis)..." >&2
 tiers=$(run tiers playbooks/site.yml)
+connect_with ssh
 sites_file "$n" > "$work/inventory/group_vars/all/sites.yml"
 echo "bench-sites: creating $n WordPress sites..." >&2
 create=$(run create playbooks/sites.yml)
