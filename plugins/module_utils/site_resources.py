@@ -10,6 +10,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import posixpath
+
+from ansible_collections.wpzo.hosting.plugins.module_utils.wordpress import DEFAULT_PURGE_REQUEST_NAME
+
 MARKER_LINE = "# Managed by wpzo.hosting: do not edit, changes are overwritten."
 
 
@@ -175,7 +179,7 @@ def site_units(sites, php_binary, schedule, purge_command, systemd_dir="/etc/sys
                 "Persistent=true", "",
                 "[Install]", "WantedBy=timers.target",
             ])})  # fmt: skip
-    watched = [site for site in sites if wants_purge_unit(site)]
+    watched = [site for site in sites if wants_page_cache_purge(site)]
     if watched:
         files.append({"path": "%s/%s.service" % (systemd_dir, PURGE_UNIT), "content": _unit([
             "[Unit]", "Description=Purge the page cache of the WordPress sites that ask for it",
@@ -190,15 +194,12 @@ def site_units(sites, php_binary, schedule, purge_command, systemd_dir="/etc/sys
 
 PURGE_UNIT = "wpzo-cache-purge"
 PURGE_WATCH_PROGRAM = "/usr/local/lib/wpzo/cache-purge-watch"
-PURGE_REQUEST_NAME = ".wpzo-purge-request"
+# The file the wordpress module's must-use plugin writes in the site's tmp/.
+PURGE_REQUEST_NAME = posixpath.basename(DEFAULT_PURGE_REQUEST_NAME)
 
 
-def wants_purge_unit(site):
+def wants_page_cache_purge(site):
     return site["state"] == "present" and site["page_cache"] and site["kind"] == "wordpress"
-
-
-def purge_request_file(site):
-    return "%s/%s" % (site["tmp_dir"], PURGE_REQUEST_NAME)
 
 
 def purge_watch_program(sites, purge_command):
@@ -228,6 +229,6 @@ def site_unit_triggers(sites):
             continue
         if site["cron"]:
             names.append(unit_base("wp-cron", site) + ".timer")
-    if any(wants_purge_unit(site) for site in sites):
+    if any(wants_page_cache_purge(site) for site in sites):
         names.append(PURGE_UNIT + ".service")
     return names
