@@ -32,6 +32,7 @@ if [ -z "$version" ]; then
   exit 1
 fi
 
+mkdir -p "$(dirname "$out")"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/wordpress"
