@@ -11,10 +11,10 @@ export ANSIBLE_FORCE_COLOR ?= false
 export PY_COLORS ?= 0
 
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
-GATES := lint sanity unit molecule collection-install
+GATES := lint sanity unit newcomer molecule collection-install
 
 .PHONY: help setup venv platform lint sanity unit molecule $(addprefix molecule-,$(SCENARIOS)) \
-	collection-build collection-install test demo demo-clean bench-sites bench-serve clean
+	collection-build collection-install newcomer test demo demo-clean bench-sites bench-serve clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -48,12 +48,8 @@ sanity: venv ## ansible-test sanity on a copy of the collection (offline tests)
 unit: venv ## pytest unit tests of plugins and tools
 	pytest tests/unit
 
-molecule: venv platform ## Every Molecule scenario: converge, idempotence, verify (all run; failures listed at the end)
-	@failed=""; for s in $(SCENARIOS); do \
-	  start=$$SECONDS; $(MAKE) --no-print-directory molecule-$$s || failed="$$failed $$s"; \
-	  echo "molecule scenario $$s: $$((SECONDS - start)) s"; \
-	done; \
-	if [ -n "$$failed" ]; then echo "molecule scenarios failed:$$failed"; exit 1; fi
+molecule: venv platform ## Every Molecule scenario, two at a time (WPZO_MOLECULE_JOBS): converge, idempotence, verify; failures' logs at the end
+	tools/run-molecule.sh sites $(filter-out sites,$(SCENARIOS))
 
 $(addprefix molecule-,$(SCENARIOS)): molecule-%: venv platform
 	molecule test -s $*
@@ -69,6 +65,10 @@ test: ## Every check; ends with a summary
 
 demo: venv platform ## Provision a full hosting server into a local container
 	tools/demo.sh up
+
+newcomer: venv platform ## The newcomer's path from this checkout: make demo, both sites fetched and rendered, changed=0, demo-clean
+	tools/host-packages.sh
+	tools/newcomer-gate.sh
 
 demo-clean: ## Remove the demo container
 	tools/demo.sh down

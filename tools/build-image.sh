@@ -74,21 +74,35 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
   fi
 fi
 
-log "adding systemd, python3, sudo and the roles' packages (download only) to $image"
+log "adding systemd, python3, sudo and the roles' packages (installed, their daemons not enabled) to $image"
 builder="wpzo-image-build-$$"
 docker rm -f "$builder" >/dev/null 2>&1 || true
 mapfile -t packages < <(grep -Ev '^\s*(#|$)' "$packages_file")
+# The daemons a role enables and starts itself once it has configured them: a container of the image boots with
+# none of them running, as a fresh server would before the role, and each role still enables its own.
+daemons="ssh.service nginx.service php8.2-fpm.service mariadb.service redis-server.service fail2ban.service systemd-timesyncd.service"
 docker run --name "$builder" -e DEBIAN_FRONTEND=noninteractive "$base" bash -euc '
+  daemons="$1"; shift
   rm -f /etc/apt/apt.conf.d/docker-clean
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends systemd systemd-sysv dbus python3 python3-apt sudo \
     iproute2 procps ca-certificates >/dev/null
-  apt-get install -y -qq --download-only "$@" >/dev/null
+  # Installed, not started (no init runs in the build), so that no scenario pays for unpacking them again.
+  printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  apt-get install -y -qq "$@" >/dev/null
+  rm /usr/sbin/policy-rc.d
+  # shellcheck disable=SC2086
+  systemctl disable $daemons >/dev/null 2>&1
+  # Every container makes its own SSH host keys at its first boot, never shares the image'"'"'s.
+  rm -f /etc/ssh/ssh_host_*
+  mkdir -p /etc/systemd/system/ssh.service.d
+  printf "[Service]\nExecStartPre=/usr/bin/ssh-keygen -A\n" > /etc/systemd/system/ssh.service.d/wpzo-image-host-keys.conf
   # A container has no consoles or kernel mounts to manage.
   systemctl mask getty@tty1.service console-getty.service systemd-remount-fs.service \
     sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount >/dev/null
   : > /etc/machine-id
-' _ "${packages[@]}"
+' _ "$daemons" "${packages[@]}"
 docker commit \
   --change 'ENV container=docker' \
   --change 'CMD ["/lib/systemd/systemd"]' \

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the development machine needs besides Python's: the test
 # image builder, the SSH client the verifiers log in with, shellcheck for
-# ansible-test sanity, fail2ban-regex for the filter tests, and WordPress to
+# ansible-test sanity, fail2ban-regex for the filter tests, curl and Chromium for the
+# newcomer gate (the demo fetched and rendered as a browser would), and WordPress to
 # pack a local release archive. Installed only where missing (Debian/Ubuntu, root).
 set -euo pipefail
-declare -A needed=([debootstrap]=debootstrap [ssh]=openssh-client [shellcheck]=shellcheck [git]=git [fail2ban-regex]=fail2ban)
+declare -A needed=([debootstrap]=debootstrap [ssh]=openssh-client [shellcheck]=shellcheck [git]=git [fail2ban-regex]=fail2ban [curl]=curl [chromium]=chromium)
 missing=()
 for command in "${!needed[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${needed[$command]}")
