@@ -27,6 +27,7 @@ SSH_PUBLIC_KEY = re.compile(r"^(ssh-|ecdsa-|sk-)[a-z0-9@.-]+ [A-Za-z0-9+/]+=*( [
 WP_USER = re.compile(r"^[A-Za-z0-9_.@-]{1,60}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TABLE_PREFIX = re.compile(r"^[A-Za-z0-9_]{1,20}$")
+MAX_USER_CONNECTIONS = 4294967295  # MariaDB's own maximum
 CERT_DIR = "/etc/ssl/wpzo"
 HTPASSWD_DIR = "/etc/nginx/wpzo-htpasswd"
 
@@ -64,7 +65,11 @@ DEFAULTS = {
     "basic_auth": {"enabled": False, "realm": "Restricted", "users": []},
     "cron": True,
     "sftp": [],
+    # The site's MariaDB user: at most this many connections at once (0: only the server's own limit).
+    "mariadb": {"max_user_connections": 30},
 }
+# Keys that only a site itself may give: in sites_defaults they would name or remove every site at once.
+SITE_ONLY = ("domain", "aliases", "state", "purge")
 
 
 class SiteModelError(Exception):
@@ -118,6 +123,21 @@ def _check_types(site, err):
     for field in ("max_children", "max_execution_time"):
         if not isinstance(php[field], int) or isinstance(php[field], bool) or php[field] < 1:
             err("php.%s: must be a positive integer" % field)
+    limit = site["mariadb"]["max_user_connections"]
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_USER_CONNECTIONS:
+        err(
+            "mariadb.max_user_connections: must be an integer from 0 (no limit of its own) to %d" % MAX_USER_CONNECTIONS
+        )
+
+
+def _check_dicts(site, err):
+    """A dict-valued key given as something else (php: 5) would break the merge and every later check."""
+    ok = True
+    for key, default in DEFAULTS.items():
+        if isinstance(default, dict) and not isinstance(site.get(key), dict):
+            err("%s: must be a dict (of %s)" % (key, ", ".join(sorted(default))))
+            ok = False
+    return ok
 
 
 def _check_tls(site, err):
@@ -213,13 +233,65 @@ def _derive(site, domain, aliases):
     return site
 
 
+def validate_defaults(defaults):
+    """Problems of ``sites_defaults``, each as ``sites_defaults.<field>: <reason>``.
+
+    It is checked like a site (unknown keys, types, choices), except for what a site must say itself; the
+    keys that name or remove a site (``domain``, ``aliases``, ``state``, ``purge``) are refused there.
+    """
+    if defaults is None:
+        return []
+    if not isinstance(defaults, dict):
+        return ["sites_defaults: must be a dict of site settings"]
+    problems = []
+
+    def err(message):
+        problems.append("sites_defaults.%s" % message)
+
+    for key in SITE_ONLY:
+        if key in defaults:
+            err("%s: only a site itself may set this (in sites_defaults it would apply to every site)" % key)
+    raw = _expand_shorthands(dict((key, value) for key, value in defaults.items() if key not in SITE_ONLY))
+    _unknown_keys(raw, DEFAULTS, "", err)
+    if not _check_dicts(_merge(DEFAULTS, raw), err):
+        return problems
+    merged = _merge(DEFAULTS, raw)
+    _check_types(merged, err)
+    tls = merged["tls"]
+    if tls["mode"] not in TLS_MODES:
+        err("tls.mode: %r is not one of %s" % (tls["mode"], ", ".join(TLS_MODES)))
+    wp = merged["wordpress"]
+    if wp.get("admin_email") is not None and not EMAIL.match(str(wp["admin_email"])):
+        err("wordpress.admin_email: %r is not an e-mail address" % wp["admin_email"])
+    if not WP_USER.match(str(wp["admin_user"])):
+        err("wordpress.admin_user: %r is not a valid WordPress user name" % wp["admin_user"])
+    if not TABLE_PREFIX.match(str(wp["table_prefix"])):
+        err("wordpress.table_prefix: %r must be letters, digits and _ (at most 20)" % wp["table_prefix"])
+    if wp["auto_update_core"] not in AUTO_UPDATE:
+        err("wordpress.auto_update_core: %r is not one of %s" % (wp["auto_update_core"], ", ".join(AUTO_UPDATE)))
+    for field in ("plugins", "themes"):
+        if not isinstance(wp[field], list):
+            err("wordpress.%s: must be a list" % field)
+    if not isinstance(merged["basic_auth"]["enabled"], bool):
+        err("basic_auth.enabled: must be true or false")
+    if not isinstance(merged["basic_auth"]["users"], list):
+        err("basic_auth.users: must be a list")
+    if not isinstance(merged["sftp"], list):
+        err("sftp: must be a list of users")
+    return problems
+
+
 def normalise_sites(sites, defaults=None):
     """Validate and normalise a list of sites; raise SiteModelError listing every problem."""
     if sites is None:  # `wpzo_sites:` left empty in an inventory
         sites = []
     if not isinstance(sites, list):
         raise SiteModelError(["wpzo_sites: must be a list of sites"])
-    schema = _merge(DEFAULTS, defaults or {})
+    # Problems of the defaults would repeat under every site: report them alone, once.
+    defaults_problems = validate_defaults(defaults)
+    if defaults_problems:
+        raise SiteModelError(defaults_problems)
+    schema = _merge(DEFAULTS, _expand_shorthands(defaults or {}))
     errors = []
     normalised = []
     owners = {}
@@ -235,6 +307,9 @@ def normalise_sites(sites, defaults=None):
         raw = _expand_shorthands(raw)
         _unknown_keys(raw, DEFAULTS, "", err)
         site = _merge(schema, raw)
+        if not _check_dicts(site, err):
+            errors.extend("%s: %s" % (label, message) for message in site_errors)
+            continue
         domain = None
         try:
             domain = site_names.normalise_domain(site["domain"])

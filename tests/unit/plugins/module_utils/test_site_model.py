@@ -121,3 +121,68 @@ def test_sftp_users_reach_the_accounts_module():
 def test_an_empty_site_list_is_no_sites():
     assert site_model.normalise_sites(None) == []
     assert site_model.normalise_sites([]) == []
+
+
+# --- issue 12: IP addresses, sites_defaults, database connection limit ------------------------------------------
+@pytest.mark.parametrize("address", ["10.0.0.1", "::1", "[2001:db8::1]"])
+def test_an_ip_address_is_refused_as_domain_and_alias(address):
+    errors = problems([site(address), site("example.com", aliases=["www.example.com", address])])
+    assert any(e.startswith("site %s (wpzo_sites[0]): domain: " % address) and "IP address" in e for e in errors)
+    assert any("(wpzo_sites[1]): aliases[1]: " in e and "IP address" in e and "default server" in e for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("defaults", "message"),
+    [
+        ({"state": "absent"}, "sites_defaults.state: only a site itself may set this"),
+        ({"purge": True}, "sites_defaults.purge: only a site itself may set this"),
+        ({"domain": "example.com"}, "sites_defaults.domain: only a site itself may set this"),
+        ({"aliases": ["www.example.com"]}, "sites_defaults.aliases: only a site itself may set this"),
+        ({"php": {"memry_limit": "1G"}}, "sites_defaults.php.memry_limit: unknown key"),
+        ({"objekt_cache": True}, "sites_defaults.objekt_cache: unknown key"),
+        ({"php": {"memory_limit": "lots"}}, "sites_defaults.php.memory_limit: 'lots' is not a size"),
+        ({"php": 5}, "sites_defaults.php: must be a dict"),
+        ({"kind": "java"}, "sites_defaults.kind: 'java' is not one of"),
+        ({"tls": "sometimes"}, "sites_defaults.tls.mode: 'sometimes' is not one of"),
+        ({"page_cache": "yes"}, "sites_defaults.page_cache: must be true or false"),
+        ({"mariadb": {"max_user_connections": -1}}, "sites_defaults.mariadb.max_user_connections: must be an integer"),
+        ({"wordpress": {"admin_email": "nobody"}}, "sites_defaults.wordpress.admin_email: 'nobody' is not an e-mail"),
+        ([], "sites_defaults: must be a dict"),
+    ],
+)
+def test_sites_defaults_is_validated_naming_the_field(defaults, message):
+    errors = problems([site("a.example.com"), site("b.example.com")], defaults)
+    assert any(error.startswith(message) for error in errors), errors
+    # Reported once, not under every site.
+    assert all(error.startswith("sites_defaults") for error in errors)
+
+
+def test_state_absent_in_sites_defaults_removes_nothing():
+    with pytest.raises(site_model.SiteModelError):
+        site_model.normalise_sites([site("a.example.com")], {"state": "absent", "purge": True})
+
+
+def test_valid_sites_defaults_still_apply():
+    defaults = {"tls": "selfsigned", "php": {"memory_limit": "512M"}, "mariadb": {"max_user_connections": 10}}
+    (one, two) = site_model.normalise_sites(
+        [site("a.example.com"), site("b.example.com", mariadb={"max_user_connections": 50})], defaults
+    )
+    assert one["tls"]["mode"] == "selfsigned" and one["php"]["memory_limit"] == "512M"
+    assert one["mariadb"]["max_user_connections"] == 10
+    assert two["mariadb"]["max_user_connections"] == 50
+
+
+def test_max_user_connections_defaults_to_30_and_is_checked():
+    (normalised,) = site_model.normalise_sites([site("a.example.com")])
+    assert normalised["mariadb"] == {"max_user_connections": 30}
+    errors = problems([site("a.example.com", mariadb={"max_user_connections": "many"})])
+    assert any("mariadb.max_user_connections: must be an integer" in error for error in errors)
+    errors = problems([site("b.example.com", mariadb=3)])
+    assert any("(wpzo_sites[0]): mariadb: must be a dict" in error for error in errors)
+
+
+def test_the_long_domain_of_the_report_normalises_with_valid_names():
+    (normalised,) = site_model.normalise_sites(
+        [site("a-very-long-subdomain-name-for-testing-limits.customer-department.example")]
+    )
+    assert len(normalised["database"]) + normalised["database"].count("_") <= 64
