@@ -8,7 +8,7 @@ container=wpzo-demo
 image="${WPZO_TEST_IMAGE:-wpzo/debian12-systemd:latest}"
 http_port="${WPZO_DEMO_HTTP_PORT:-80}"
 archive="$checkout/build/wordpress.tar.gz"
-credentials="$checkout/inventories/demo/credentials/$container"
+credentials="$checkout/credentials/demo/$container"
 
 case "${1:-up}" in
   down)
@@ -47,6 +47,6 @@ demo: provisioned in $((SECONDS - start)) s
   WordPress   http://wordpress.localhost${port_suffix}/     (admin: http://wordpress.localhost${port_suffix}/wp-admin/)
   static site http://static.localhost${port_suffix}/
   admin user  siteadmin
-  password    in $credentials/wordpress/wordpress_localhost-admin (0600, gitignored)
+  password    in $credentials/wordpress/wordpress_localhost-admin (0600, gitignored; ansible-vault view it if encrypted)
   shell       docker exec -it $container bash
 TEXT
