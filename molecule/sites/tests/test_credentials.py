@@ -1,0 +1,106 @@
+"""A run that cannot read the secrets of accounts that exist refuses instead of rotating them.
+
+A fresh clone without the credential store (or without its vault password) must not generate new passwords for
+the database users, Redis users and WordPress admins the server already has: the converge stops before any change,
+names the secret and says how to fix it, and the sites keep serving.
+"""
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CREDENTIALS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "credentials"
+INVENTORY = str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
+ANSIBLE_BIN = Path(sys.executable).parent
+PLAYBOOK = Path(__file__).parents[3] / "playbooks" / "site.yml"
+BLOG, SHOP = "blog.example.test", "shop.example.test"
+# What a new password would change on the server: the hashes MariaDB and Redis keep, the sites' wp-config.php.
+USERS_QUERY = "SELECT User, Host, authentication_string FROM mysql.user ORDER BY 1, 2"
+SERVER_STATE = (
+    f"mariadb --batch --skip-column-names -e '{USERS_QUERY}'; "
+    f"cat /etc/redis/users.acl /srv/www/{BLOG}/public/wp-config.php /srv/www/{SHOP}/public/wp-config.php"
+)
+
+
+@pytest.fixture(scope="module")
+def curl(instance_ip):
+    def run(url):
+        host = url.split("/")[2]
+        port = 443 if url.startswith("https") else 80
+        command = ["curl", "-sk", "--max-time", "15", "--resolve", f"{host}:{port}:{instance_ip}", url]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+
+    return run
+
+
+def server_state(host):
+    """A digest of the server's password hashes and configuration (never printed: it holds hashes)."""
+    result = host.run(SERVER_STATE)
+    assert result.rc == 0, result.stderr
+    return hashlib.sha256(result.stdout.encode()).hexdigest()
+
+
+def secret_files(folder):
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
+
+
+def converge(*options):
+    result = subprocess.run(
+        [str(ANSIBLE_BIN / "ansible-playbook"), "-i", INVENTORY, str(PLAYBOOK), *options],
+        capture_output=True, text=True, check=False, timeout=900,
+        env=dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1"),
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    recaps = [line for line in result.stdout.splitlines() if re.match(r"^wpzo-sites\s+:", line)]
+    assert recaps and "changed=0" in recaps[-1] and "failed=1" in recaps[-1], output[-3000:]
+    return output
+
+
+@pytest.fixture
+def kept_store(tmp_path):
+    """A copy of the store, put back exactly after the test whatever it did to the store."""
+    kept = tmp_path / "credentials"
+    shutil.copytree(CREDENTIALS, kept, symlinks=True)
+    try:
+        yield
+    finally:
+        shutil.rmtree(CREDENTIALS, ignore_errors=True)
+        shutil.copytree(kept, CREDENTIALS, symlinks=True)
+
+
+def assert_nothing_changed(host, curl, before):
+    assert server_state(host) == before
+    assert "<title>The wpzo Blog" in curl(f"https://{BLOG}/").stdout
+    assert "<title>Shop of wpzo" in curl(f"http://{SHOP}/").stdout
+
+
+@pytest.mark.parametrize("options", [[], ["--check"]], ids=["converge", "check-mode"])
+def test_a_converge_with_the_store_emptied_refuses_and_changes_nothing(host, curl, kept_store, options):
+    before = server_state(host)
+    shutil.rmtree(CREDENTIALS)
+    output = converge(*options)
+    # The first secret of an existing account the run reaches: the Redis administrator's, in the redis preflight.
+    assert "lacks the" in output and "redis/admin" in output, output[-3000:]
+    assert "wpzo_credentials_rotate" in output and "vault password" in output, output[-3000:]
+    # No secret was generated on the controller, none replaced on the server.
+    assert not CREDENTIALS.exists() or secret_files(CREDENTIALS) == [], secret_files(CREDENTIALS)
+    assert_nothing_changed(host, curl, before)
+
+
+def test_lost_database_and_admin_secrets_are_named_with_their_sites(host, curl, kept_store):
+    before = server_state(host)
+    kept = secret_files(CREDENTIALS)
+    for kind in ("mariadb", "wordpress"):
+        shutil.rmtree(CREDENTIALS / kind)
+    output = converge()
+    assert "blog.example.test: mariadb/wp_blog_example_test" in output, output[-3000:]
+    assert "shop.example.test: wordpress/shop_example_test-admin" in output, output[-3000:]
+    assert secret_files(CREDENTIALS) == [name for name in kept if name.startswith(("redis/", "."))]
+    assert_nothing_changed(host, curl, before)
