@@ -27,6 +27,7 @@ __metaclass__ = type
 
 import collections
 import contextlib
+import errno
 import grp
 import hashlib
 import json
@@ -644,13 +645,54 @@ def config_diff_texts(site, before, after):
     return mask_config(before or "", names), mask_config(after, names, changed)
 
 
-def installed_version(path):
-    """WordPress version of the core in ``path`` (from wp-includes/version.php), or None if absent."""
+VERSION_FILE_READ_MAX = 8192
+
+
+def _read_site_file(path, limit):
+    """At most ``limit`` bytes of a regular file the site controls, read safely as root.
+
+    The last component is never followed if it is a link (O_NOFOLLOW: ELOOP), and opening never blocks
+    (O_NONBLOCK: a FIFO the site put there would otherwise hang the run); anything but a regular file, found
+    with fstat on the opened descriptor, is refused. Returns None when there is no such file, raises OSError
+    (with the reason) for a link or a special file.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
     try:
-        with open(os.path.join(path, "wp-includes", "version.php"), "rb") as handle:
-            text = handle.read(8192).decode("utf-8", "replace")
+        fd = os.open(path, flags)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "%s is a symbolic link; it is not followed" % path) from exc
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "%s is not a regular file" % path)
+        chunks, left = [], limit
+        while left > 0:
+            chunk = os.read(fd, left)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def installed_version(path):
+    """WordPress version of the core in ``path`` (from wp-includes/version.php), or None if absent.
+
+    The file belongs to the site: it is read without following a link, without blocking on a FIFO and at most
+    VERSION_FILE_READ_MAX bytes (``_read_site_file``); a link or special file there is "unknown", never read.
+    """
+    try:
+        data = _read_site_file(os.path.join(path, "wp-includes", "version.php"), VERSION_FILE_READ_MAX)
+    except OSError:
+        return "unknown"
+    if data is None:
+        return None
+    text = data.decode("utf-8", "replace")
     match = re.search(r"^\$wp_version\s*=\s*'([^']+)'", text, re.M)
     return match.group(1) if match else "unknown"
 
