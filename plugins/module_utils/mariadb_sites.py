@@ -37,7 +37,16 @@ from ansible_collections.wpzo.hosting.plugins.module_utils import site_names
 STATES = ("present", "absent")
 DEFAULT_HOSTS = ["localhost"]
 # Defaults of the suboptions of ``sites``; keep in sync with the module's argument_spec (a unit test checks it).
-SITE_DEFAULTS = {"state": "present", "purge": False, "password": None, "hosts": DEFAULT_HOSTS}
+# A site's user may hold this many connections at once: one site cannot take every connection of the server.
+DEFAULT_MAX_USER_CONNECTIONS = 30
+MAX_USER_CONNECTIONS_LIMIT = 2147483647
+SITE_DEFAULTS = {
+    "state": "present",
+    "purge": False,
+    "password": None,
+    "hosts": DEFAULT_HOSTS,
+    "max_user_connections": DEFAULT_MAX_USER_CONNECTIONS,
+}
 DEFAULT_CHARSET = "utf8mb4"
 DEFAULT_COLLATION = "utf8mb4_unicode_ci"
 DEFAULT_SOCKET = "/run/mysqld/mysqld.sock"
@@ -131,7 +140,8 @@ def validate_settings(charset, collation):
 def validate_sites(sites, require_passwords=True):
     """Normalise and validate all sites. Returns ``(normalised, errors)``; ``errors`` lists every problem.
 
-    A normalised site: ``index, label, domain, state, purge, hosts, password_hash, database, database_user``.
+    A normalised site: ``index, label, domain, state, purge, hosts, max_user_connections, password_hash,
+    database, database_user``.
     Passwords are hashed here and not kept. Nothing is normalised for an entry that has errors.
     """
     if not isinstance(sites, list):
@@ -157,6 +167,13 @@ def validate_sites(sites, require_passwords=True):
         if not isinstance(site["purge"], bool):
             err("purge", "must be a boolean")
         hosts = _validate_hosts(site["hosts"], err)
+        limit = site["max_user_connections"]
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_USER_CONNECTIONS_LIMIT:
+            err(
+                "max_user_connections",
+                "must be an integer from 0 (only the server's max_user_connections) to %d, not %r"
+                % (MAX_USER_CONNECTIONS_LIMIT, limit),
+            )
         password_hash = None
         if site["state"] == "present":
             password = site["password"]
@@ -178,6 +195,10 @@ def validate_sites(sites, require_passwords=True):
                     err(field, "%r is longer than MariaDB's %d characters" % (value, limit))
                 elif not NAME_RE.fullmatch(value):
                     err(field, "%r is not a valid name (a-z, 0-9 and _, starting with a letter)" % value)
+            if len(grant_pattern(names["database"])) > DATABASE_MAX:
+                err(
+                    "database", "%r is longer than %d characters as GRANT spells it" % (names["database"], DATABASE_MAX)
+                )
             if domain in seen:
                 err("domain", "%s is listed twice, also as sites[%d]" % (domain, seen[domain]))
             else:
@@ -193,6 +214,7 @@ def validate_sites(sites, require_passwords=True):
                 "state": site["state"],
                 "purge": site["purge"],
                 "hosts": hosts,
+                "max_user_connections": site["max_user_connections"],
                 "password_hash": password_hash,
                 "database": names["database"],
                 "database_user": names["database_user"],
@@ -215,7 +237,9 @@ def _add_problem(problems, label, field, message):
 
 def _padding(entry):
     """Unique filler for the fields of site_names.collisions() this module does not manage."""
-    return dict((field, "%s:%s" % (field, entry["domain"])) for field in ("system_user", "redis_user", "php_socket"))
+    return dict(
+        (field, "%s:%s" % (field, entry["domain"])) for field in ("system_user", "redis_user", "php_socket", "root")
+    )
 
 
 def _validate_hosts(hosts, err):
@@ -248,7 +272,7 @@ def desired_state(sites, charset=DEFAULT_CHARSET, collation=DEFAULT_COLLATION, r
 
 
 # --- reading ---------------------------------------------------------------------------------------------
-Account = collections.namedtuple("Account", "plugin auth access auth_or")
+Account = collections.namedtuple("Account", "plugin auth access auth_or max_user_connections", defaults=(0,))
 
 # The four reading queries. Only "%s" placeholders are put into their IN (...) lists; names travel as parameters.
 SCHEMATA_SQL = (
@@ -296,7 +320,11 @@ def read_actual(cursor, sites):
         except ValueError:
             data = {}
         account = Account(
-            data.get("plugin"), data.get("authentication_string"), data.get("access", 0), "auth_or" in data
+            data.get("plugin"),
+            data.get("authentication_string"),
+            data.get("access", 0),
+            "auth_or" in data,
+            data.get("max_user_connections", 0),
         )
         actual.accounts.setdefault(_text(user), {})[_text(host).lower()] = account
     cursor.execute(DB_GRANTS_SQL % in_users, tuple(users))
@@ -342,6 +370,15 @@ def _grant_step(user, host, database):
     return _step("grant %s@%s all privileges on %s" % (user, host, database), sql, (user, host))
 
 
+def _limit_step(user, host, limit, undo=None):
+    return _step(
+        "limit %s@%s to %d connections" % (user, host, limit),
+        "ALTER USER %s@%s WITH MAX_USER_CONNECTIONS %s",
+        (user, host, limit),
+        undo=undo,
+    )
+
+
 def _revoke_step(user, host):
     return _step(
         "revoke every privilege of %s@%s" % (user, host), "REVOKE ALL PRIVILEGES, GRANT OPTION FROM %s@%s", (user, host)
@@ -381,12 +418,14 @@ def _site_before(site, actual):
             "authentication": account.plugin if not account.auth_or else "%s or more" % account.plugin,
             "password": HIDDEN,
             "privileges": _privileges_view(actual, user, host),
+            "max_user_connections": account.max_user_connections,
         }
     return {"database": _database_view(site["database"], actual.databases.get(site["database"])), "accounts": accounts}
 
 
 def _plan_present(site, actual, charset, collation):
     database, user, wanted_hash = site["database"], site["database_user"], site["password_hash"]
+    limit = site["max_user_connections"]
     pattern = grant_pattern(database)
     steps = []
     current_db = actual.databases.get(database)
@@ -417,8 +456,8 @@ def _plan_present(site, actual, charset, collation):
             steps.append(
                 _step(
                     "create user %s@%s" % (user, host),
-                    "CREATE USER %s@%s IDENTIFIED BY PASSWORD %s",
-                    (user, host, wanted_hash),
+                    "CREATE USER %s@%s IDENTIFIED BY PASSWORD %s WITH MAX_USER_CONNECTIONS %s",
+                    (user, host, wanted_hash, limit),
                     undo=_drop_user_step(user, host),
                 )
             )
@@ -441,6 +480,8 @@ def _plan_present(site, actual, charset, collation):
                     )
                 )
                 password_view = HIDDEN_CHANGED
+            if account.max_user_connections != limit:
+                steps.append(_limit_step(user, host, limit, undo=_limit_step(user, host, account.max_user_connections)))
             grants = actual.db_grants.get((user, host), {})
             extra = (
                 account.access != 0
@@ -456,6 +497,7 @@ def _plan_present(site, actual, charset, collation):
             "authentication": NATIVE_PLUGIN,
             "password": password_view,
             "privileges": ["ALL PRIVILEGES ON %s.*" % quote_identifier(pattern)],
+            "max_user_connections": limit,
         }
     for host in sorted(set(accounts) - set(site["hosts"])):
         steps.append(_drop_user_step(user, host))
@@ -650,7 +692,8 @@ def summary(sites, the_plan=None):
         actions = dict((change.site["domain"], change.action) for change in the_plan.changes)
     result = []
     for site in sites:
-        entry = dict((key, site[key]) for key in ("domain", "database", "database_user", "hosts", "state"))
+        fields = ("domain", "database", "database_user", "hosts", "max_user_connections", "state")
+        entry = dict((key, site[key]) for key in fields)
         if the_plan is not None:
             entry["action"] = actions.get(site["domain"], "unchanged")
         result.append(entry)

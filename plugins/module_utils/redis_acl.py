@@ -39,10 +39,29 @@ DEFAULT_SOCKET = "/run/redis/redis-server.sock"
 DEFAULT_GROUP = "redis"
 DEFAULT_LOGIN_USER = "admin"
 
-# What a site's user may run: everything but the dangerous and administrative commands (FLUSHALL, FLUSHDB,
-# KEYS, CONFIG, DEBUG, SHUTDOWN, ACL, MONITOR, CLIENT KILL ...), and not FUNCTION (functions are global,
-# shared by every user). INFO is allowed back: Redis Object Cache reads it for its diagnostics.
-DEFAULT_SITE_COMMANDS = ["+@all", "-@dangerous", "-@admin", "-function", "+info"]
+# What a site's user may run: only what a WordPress object cache needs, on its own keys. Nothing that lists or
+# counts the keys of other sites (SCAN, KEYS, RANDOMKEY, DBSIZE), runs code (EVAL, FUNCTION, SCRIPT), reads
+# channels (PUBSUB, SUBSCRIBE), flushes (FLUSHALL, FLUSHDB) or administers (CONFIG, ACL, CLIENT KILL, DEBUG).
+# wordpress_object_cache's drop-in uses AUTH, SELECT, GET, SET, SETEX, DEL and INCR; the rest is what Redis
+# Object Cache and WP Redis use for the same job (MGET, SET NX, EXPIRE, MULTI/EXEC, hashes, PING and INFO, which
+# Redis Object Cache reads for its diagnostics; INFO shows server figures and key counts, no key names).
+SITE_COMMAND_ALLOW = (
+    # connection
+    "auth", "hello", "ping", "echo", "select", "quit", "reset", "client|setname", "client|getname", "client|id",
+    # strings
+    "get", "mget", "set", "setex", "psetex", "setnx", "mset", "msetnx", "getex", "getdel", "getset", "append",
+    "strlen", "incr", "incrby", "incrbyfloat", "decr", "decrby",
+    # the lifetime and existence of a key
+    "del", "unlink", "exists", "type", "touch", "expire", "pexpire", "expireat", "pexpireat", "persist", "ttl",
+    "pttl",
+    # hashes (groups of WP Redis)
+    "hget", "hmget", "hgetall", "hkeys", "hvals", "hlen", "hexists", "hset", "hsetnx", "hmset", "hdel", "hincrby",
+    # transactions
+    "multi", "exec", "discard", "watch", "unwatch",
+    # diagnostics
+    "info",
+)  # fmt: skip
+DEFAULT_SITE_COMMANDS = ["-@all"] + ["+" + command for command in SITE_COMMAND_ALLOW]
 
 # ACL categories of Redis 7.0 and 7.2 (ACL CAT).
 CATEGORIES = frozenset(

@@ -27,7 +27,7 @@ SSH_PUBLIC_KEY = re.compile(r"^(ssh-|ecdsa-|sk-)[a-z0-9@.-]+ [A-Za-z0-9+/]+=*( [
 WP_USER = re.compile(r"^[A-Za-z0-9_.@-]{1,60}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TABLE_PREFIX = re.compile(r"^[A-Za-z0-9_]{1,20}$")
-MAX_USER_CONNECTIONS = 4294967295  # MariaDB's own maximum
+MAX_USER_CONNECTIONS = 2147483647  # as mariadb_sites checks it
 CERT_DIR = "/etc/ssl/wpzo"
 HTPASSWD_DIR = "/etc/nginx/wpzo-htpasswd"
 

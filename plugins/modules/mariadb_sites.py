@@ -81,6 +81,13 @@ options:
         type: list
         elements: str
         default: [localhost]
+      max_user_connections:
+        description:
+          - How many connections the site's user may hold at once (C(MAX_USER_CONNECTIONS) of each of its
+            accounts), so that one site cannot take every connection of the server. V(0) leaves only the server's
+            own C(max_user_connections). Changed with C(ALTER USER) when it differs.
+        type: int
+        default: 30
   validate_only:
     description:
       - Only validate O(sites) and return the derived names in RV(sites), without connecting to the server.
@@ -235,6 +242,7 @@ from ansible_collections.wpzo.hosting.plugins.module_utils.mariadb_sites import 
     DEFAULT_DUMP_BINARY,
     DEFAULT_DUMP_DIR,
     DEFAULT_HOSTS,
+    DEFAULT_MAX_USER_CONNECTIONS,
     DEFAULT_SOCKET,
     STATES,
     MariadbSitesError,
@@ -256,6 +264,7 @@ SITE_SPEC = dict(
     purge=dict(type="bool", default=False),
     password=dict(type="str", no_log=True),
     hosts=dict(type="list", elements="str", default=list(DEFAULT_HOSTS)),
+    max_user_connections=dict(type="int", default=DEFAULT_MAX_USER_CONNECTIONS),
 )
 
 ARGUMENT_SPEC = dict(

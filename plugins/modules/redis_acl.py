@@ -108,12 +108,18 @@ options:
   site_commands:
     description:
       - Command rules of every site's user.
-      - The default allows all commands but the dangerous and administrative ones (C(FLUSHALL), C(FLUSHDB), C(KEYS),
-        C(CONFIG), C(DEBUG), C(SHUTDOWN), C(ACL), C(MONITOR) ...) and C(FUNCTION) (functions are shared by all
-        users); C(INFO) is allowed back for the diagnostics of object-cache plugins.
+      - The default (C(-@all) and an allow-list) permits only what a WordPress object cache uses, on the site's own
+        keys (strings, hashes, key lifetimes, C(MULTI)/C(EXEC), C(PING), C(SELECT), and C(INFO) for the diagnostics
+        of object-cache plugins). Nothing that lists or counts other sites' keys (C(SCAN), C(KEYS), C(RANDOMKEY),
+        C(DBSIZE)), runs code (C(EVAL), C(SCRIPT), C(FUNCTION)), reads channels (C(PUBSUB)), flushes or
+        administers (C(FLUSHALL), C(FLUSHDB), C(CONFIG), C(ACL), C(CLIENT KILL), C(DEBUG)).
     type: list
     elements: str
-    default: [+@all, -@dangerous, -@admin, -function, +info]
+    default: [-@all, +auth, +hello, +ping, +echo, +select, +quit, +reset, +client|setname, +client|getname, +client|id,
+      +get, +mget, +set, +setex, +psetex, +setnx, +mset, +msetnx, +getex, +getdel, +getset, +append, +strlen, +incr,
+      +incrby, +incrbyfloat, +decr, +decrby, +del, +unlink, +exists, +type, +touch, +expire, +pexpire, +expireat,
+      +pexpireat, +persist, +ttl, +pttl, +hget, +hmget, +hgetall, +hkeys, +hvals, +hlen, +hexists, +hset, +hsetnx,
+      +hmset, +hdel, +hincrby, +multi, +exec, +discard, +watch, +unwatch, +info]
   purge:
     description:
       - Remove the users of the file that are in neither O(users) nor O(sites). Without it they are kept as they are.

@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -15,10 +16,13 @@ DUMP_DIR = "/var/lib/wpzo/backups/mariadb"
 # Given in converge.yml, as from vault.
 QUOTED_SITE_GIVEN = 'it\'s "q" \\ $HOME %s 100% `x`'
 # domain -> database, also the name of its user
+LONG_DOMAIN = "a-very-long-subdomain-name-for-testing-limits.customer-department.example"
+LONG_DATABASE = "wp_a_very_long_subdomain_name_for_testing_limi_e47b3a44"  # 64 characters escaped in GRANT
 SITES = {
     "alpha.example": "wp_alpha_example",
     "beta.example": "wp_beta_example",
     "quoted.example": "wp_quoted_example",
+    LONG_DOMAIN: LONG_DATABASE,
 }
 
 
@@ -53,7 +57,7 @@ def as_site(instance_name, host):
     """
     written = []
 
-    def run(user, database, statement):
+    def run(user, database, statement, background=False):
         path = "/root/.verify-%s.cnf" % user
         if path not in written:
             content = "[client]\nuser=%s\npassword=%s\n" % (user, option_file_value(password_of(user)))
@@ -64,12 +68,10 @@ def as_site(instance_name, host):
                 check=True,
             )
             written.append(path)
-        return subprocess.run(
-            ["docker", "exec", instance_name, "mariadb", "--defaults-file=" + path, database, "--execute", statement],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        command = ["docker", "exec", instance_name, "mariadb", "--defaults-file=" + path, database, "--execute"]
+        if background:
+            return subprocess.Popen([*command, statement], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.run([*command, statement], capture_output=True, text=True, check=False)
 
     yield run
     for path in written:
@@ -201,6 +203,7 @@ def test_site_user_is_refused_on_another_sites_database(as_site, user, other):
 def test_site_accounts_and_grants(host):
     rows = sql(host, "SELECT User, Host FROM mysql.user WHERE User LIKE 'wp\\_%' ORDER BY User, Host")
     assert rows == [
+        [LONG_DATABASE, "localhost"],
         ["wp_alpha_example", "localhost"],
         ["wp_beta_example", "10.0.0.%"],
         ["wp_beta_example", "localhost"],
@@ -212,6 +215,42 @@ def test_site_accounts_and_grants(host):
         host, "SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'wp_alpha_example'"
     )
     assert database == ["utf8mb4_unicode_ci"]
+
+
+def test_a_long_domain_gets_a_database_its_grant_names_exactly(host, as_site):
+    assert len(LONG_DATABASE.replace("_", "\\_")) == 64
+    grants = sql(host, "SHOW GRANTS FOR '%s'@'localhost'" % LONG_DATABASE)
+    assert grants[1] == [
+        "GRANT ALL PRIVILEGES ON `%s`.* TO `%s`@`localhost`" % (LONG_DATABASE.replace("_", "\\\\_"), LONG_DATABASE)
+    ]
+    assert as_site(LONG_DATABASE, LONG_DATABASE, "SELECT 1").returncode == 0
+
+
+def test_site_users_have_their_connection_limits(host):
+    query = "SELECT User, Host, max_user_connections FROM mysql.user WHERE User LIKE 'wp\\_%' ORDER BY User, Host"
+    limits = {(user, host_name): limit for user, host_name, limit in sql(host, query)}
+    assert limits[("wp_alpha_example", "localhost")] == "30"  # the default
+    assert limits[("wp_beta_example", "localhost")] == limits[("wp_beta_example", "10.0.0.%")] == "3"
+
+
+def test_more_connections_than_the_limit_are_refused(host, as_site):
+    holders = [as_site("wp_beta_example", "wp_beta_example", "SELECT SLEEP(30)", background=True) for _ in range(3)]
+    try:
+        count = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE User = 'wp_beta_example'"
+        deadline = time.monotonic() + 20
+        while sql(host, count) != [["3"]] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert sql(host, count) == [["3"]]
+        refused = as_site("wp_beta_example", "wp_beta_example", "SELECT 1")
+        assert refused.returncode != 0
+        assert "User 'wp_beta_example' has exceeded the 'max_user_connections' resource" in refused.stderr
+        # Another site is not affected by beta's connections.
+        assert as_site("wp_alpha_example", "wp_alpha_example", "SELECT 1").returncode == 0
+    finally:
+        host.run("mariadb --execute %s", "KILL CONNECTION USER 'wp_beta_example'")
+        for holder in holders:
+            holder.wait(timeout=40)
+    assert as_site("wp_beta_example", "wp_beta_example", "SELECT 1").returncode == 0
 
 
 def test_generated_passwords_are_stored_privately_and_match_the_server(host):
@@ -229,7 +268,7 @@ def test_generated_passwords_are_stored_privately_and_match_the_server(host):
 
 def test_reconverge_kept_the_stored_passwords():
     first = sorted(os.listdir(FIRST_CREDENTIALS))
-    assert first == ["wp_alpha_example", "wp_beta_example"]
+    assert first == sorted([LONG_DATABASE, "wp_alpha_example", "wp_beta_example"])
     for name in first:
         with (
             open(os.path.join(FIRST_CREDENTIALS, name)) as before,

@@ -44,7 +44,68 @@ def admin(host, *command):
 def test_site_user_reads_and_writes_its_own_keys(host):
     assert redis(host, ALPHA, "SET", ALPHA + ":greeting", "hello") == "OK"
     assert redis(host, ALPHA, "GET", ALPHA + ":greeting") == "hello"
-    assert redis(host, ALPHA, "PUBLISH", ALPHA + ":events", "x") == "0"
+
+
+def test_the_object_cache_drop_in_commands_work(host):
+    """What wordpress_object_cache's drop-in sends through phpredis: AUTH, SELECT, GET, INCR, SET, SETEX, DEL."""
+    generation = ALPHA + ":generation"
+    key = ALPHA + ":1:options:alloptions"
+    script = "\n".join(
+        [
+            "SELECT 0",
+            "GET " + generation,
+            "INCR " + generation,
+            "SETEX %s 300 cached" % key,
+            "GET " + key,
+            "SET %s:1:posts:1 value" % ALPHA,
+            "DEL %s:1:posts:1" % ALPHA,
+            "MGET %s %s" % (key, generation),
+            "EXPIRE %s 600" % key,
+            "PING",
+        ]
+    )
+    out = host.run(
+        "printf '%%s\\n' %s | REDISCLI_AUTH=%s redis-cli --no-auth-warning -s %s --user %s"
+        % (shlex.quote(script), shlex.quote(stored(ALPHA)), SOCKET, ALPHA)
+    )
+    assert out.rc == 0, out.stderr
+    assert "NOPERM" not in out.stdout and "ERR" not in out.stdout, out.stdout
+    assert "cached" in out.stdout.splitlines() and "PONG" in out.stdout.splitlines()
+    assert redis(host, ALPHA, "SET", ALPHA + ":added", "1", "NX", "EX", "60") == "OK"
+    assert redis(host, ALPHA, "INFO", "server").startswith("# Server")  # Redis Object Cache's diagnostics
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("SCAN", "0"),  # listed every tenant's key names (issue 12: second_localhost:generation)
+        ("SCAN", "0", "MATCH", ALPHA + ":*"),
+        ("RANDOMKEY",),
+        ("DBSIZE",),
+        ("KEYS", ALPHA + ":*"),
+        ("EVAL", "while true do end", "0"),  # a busy loop blocks every site
+        ("EVAL", "return redis.call('GET', KEYS[1])", "1", ALPHA + ":greeting"),
+        ("EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"),
+        ("FCALL", "anything", "0"),
+        ("SCRIPT", "FLUSH"),
+        ("SCRIPT", "KILL"),
+        ("SCRIPT", "LOAD", "return 1"),
+        ("PUBSUB", "CHANNELS"),
+        ("PUBSUB", "NUMSUB", BETA + ":events"),
+        ("PUBLISH", ALPHA + ":events", "x"),
+        ("FLUSHALL",),
+        ("FLUSHDB",),
+        ("CONFIG", "GET", "*"),
+        ("CONFIG", "SET", "maxmemory", "1"),
+        ("CLIENT", "LIST"),
+        ("CLIENT", "KILL", "TYPE", "normal"),
+        ("OBJECT", "ENCODING", ALPHA + ":greeting"),
+        ("SORT", ALPHA + ":list", "BY", "nosort", "GET", BETA + ":*"),
+    ],
+)
+def test_site_user_may_not_list_run_code_or_administer(host, command):
+    reply = redis(host, ALPHA, *command)
+    assert reply.startswith("NOPERM"), reply
 
 
 def test_password_with_awkward_characters_works(host):
@@ -59,6 +120,12 @@ def test_password_with_awkward_characters_works(host):
         ("SET", BETA + ":k", "stolen"),
         ("DEL", BETA + ":k"),
         ("GET", "unprefixed"),
+        ("MGET", ALPHA + ":greeting", BETA + ":k"),
+        ("EXISTS", BETA + ":k"),
+        ("EXPIRE", BETA + ":k", "1"),
+        ("INCR", BETA + ":generation"),
+        ("SETEX", BETA + ":k", "60", "stolen"),
+        ("UNLINK", BETA + ":k"),
         ("PUBLISH", BETA + ":channel", "x"),
     ],
 )
@@ -129,7 +196,7 @@ def test_aclfile_holds_hashes_of_the_stored_passwords_only(host):
         assert secret not in content
         assert "#" + hashlib.sha256(secret.encode()).hexdigest() in content
     assert "user default off\n" in content
-    assert "user %s on #" % ALPHA in content and " ~%s:* &%s:* +@all -@dangerous" % (ALPHA, ALPHA) in content
+    assert "user %s on #" % ALPHA in content and " ~%s:* &%s:* -@all +auth " % (ALPHA, ALPHA) in content
 
 
 def test_running_users_are_the_files(host):

@@ -58,12 +58,13 @@ class FakeServer:
     def writes(self):
         return [sql for sql, _params in self.statements if not sql.startswith("SELECT")]
 
-    def add_site(self, database, user, password, host="localhost", complete=True):
+    def add_site(self, database, user, password, host="localhost", complete=True, limit=30):
         self.databases[database] = ("utf8mb4", "utf8mb4_unicode_ci")
         self.accounts[(user, host)] = {
             "plugin": "mysql_native_password",
             "authentication_string": native_password_hash(password),
             "access": 0,
+            "max_user_connections": limit,
         }
         self.grant(user, host, grant_pattern(database), complete)
 
@@ -116,15 +117,28 @@ class FakeCursor:
         elif m := re.fullmatch(r"DROP DATABASE (IF EXISTS )?`(\w+)`", sql):
             assert m[1] or m[2] in server.databases
             server.databases.pop(m[2], None)
-        elif sql in ("CREATE USER %s@%s IDENTIFIED BY PASSWORD %s", "ALTER USER %s@%s IDENTIFIED BY PASSWORD %s"):
-            user, host, hashed = params
+        elif sql == "CREATE USER %s@%s IDENTIFIED BY PASSWORD %s WITH MAX_USER_CONNECTIONS %s":
+            user, host, hashed, limit = params
             assert re.fullmatch(r"\*[0-9A-F]{40}", hashed), "only hashes are sent"
-            assert ((user, host) in server.accounts) == sql.startswith("ALTER")
+            assert isinstance(limit, int) and (user, host) not in server.accounts
             server.accounts[(user, host)] = {
                 "plugin": "mysql_native_password",
                 "authentication_string": hashed,
                 "access": 0,
+                "max_user_connections": limit,
             }
+        elif sql == "ALTER USER %s@%s IDENTIFIED BY PASSWORD %s":
+            user, host, hashed = params
+            assert re.fullmatch(r"\*[0-9A-F]{40}", hashed), "only hashes are sent"
+            assert (user, host) in server.accounts
+            server.accounts[(user, host)].update(
+                {"plugin": "mysql_native_password", "authentication_string": hashed, "access": 0}
+            )
+            server.accounts[(user, host)].pop("auth_or", None)
+        elif sql == "ALTER USER %s@%s WITH MAX_USER_CONNECTIONS %s":
+            user, host, limit = params
+            assert isinstance(limit, int) and (user, host) in server.accounts
+            server.accounts[(user, host)]["max_user_connections"] = limit
         elif sql == "DROP USER IF EXISTS %s@%s":
             server.accounts.pop(params, None)
             for key in [key for key in server.db_grants if key[:2] == params]:
@@ -253,10 +267,10 @@ def test_new_site_creates_database_user_and_grant_with_parameters(server):
     assert change.action == "added" and change.dump is False
     assert [s.sql for s in change.steps] == [
         "CREATE DATABASE `wp_a_b_com` CHARACTER SET 'utf8mb4' COLLATE 'utf8mb4_unicode_ci'",
-        "CREATE USER %s@%s IDENTIFIED BY PASSWORD %s",
+        "CREATE USER %s@%s IDENTIFIED BY PASSWORD %s WITH MAX_USER_CONNECTIONS %s",
         "GRANT ALL PRIVILEGES ON `wp\\_a\\_b\\_com`.* TO %s@%s",
     ]
-    assert change.steps[1].params == ("wp_a_b_com", "localhost", native_password_hash(TRICKY))
+    assert change.steps[1].params == ("wp_a_b_com", "localhost", native_password_hash(TRICKY), 30)
 
 
 def test_no_password_in_any_statement(server):
@@ -304,7 +318,7 @@ def test_hosts_are_reconciled(server):
     assert result["updated"] == ["example.com"]
     assert set(server.accounts) == {("wp_example_com", "localhost"), ("wp_example_com", "10.0.0.6")}
     assert server.writes() == [
-        "CREATE USER %s@%s IDENTIFIED BY PASSWORD %s",
+        "CREATE USER %s@%s IDENTIFIED BY PASSWORD %s WITH MAX_USER_CONNECTIONS %s",
         "GRANT ALL PRIVILEGES ON `wp\\_example\\_com`.* TO %s@%s",
         "DROP USER IF EXISTS %s@%s",
     ]
@@ -479,6 +493,7 @@ def test_validate_only_never_connects():
             "database": "wp_example_com",
             "database_user": "wp_example_com",
             "hosts": ["localhost"],
+            "max_user_connections": 30,
             "state": "present",
         }
     ]
@@ -556,4 +571,68 @@ def test_missing_dump_program_is_an_error(tmp_path):
 
 
 def test_site_defaults_are_the_documented_ones():
-    assert ms.SITE_DEFAULTS == {"state": "present", "purge": False, "password": None, "hosts": ["localhost"]}
+    assert ms.SITE_DEFAULTS == {
+        "state": "present",
+        "purge": False,
+        "password": None,
+        "hosts": ["localhost"],
+        "max_user_connections": 30,
+    }
+
+
+# --- connection limit per site user (issue 12) ------------------------------------------------------------
+def test_new_user_gets_the_connection_limit(server):
+    run(server, [site("a.example"), site("b.example", max_user_connections=5)])
+    assert server.accounts[("wp_a_example", "localhost")]["max_user_connections"] == 30
+    assert server.accounts[("wp_b_example", "localhost")]["max_user_connections"] == 5
+
+
+def test_a_changed_limit_is_altered_once_and_then_idempotent(server):
+    server.add_site("wp_example_com", "wp_example_com", "secret-example.com", limit=0)
+    result = run(server, [site(max_user_connections=12)], want_diff=True)
+    assert result["updated"] == ["example.com"]
+    assert server.writes() == ["ALTER USER %s@%s WITH MAX_USER_CONNECTIONS %s"]
+    assert server.statements[-1][1] == ("wp_example_com", "localhost", 12)
+    diff = result["diff"]
+    assert diff["before"]["example.com"]["accounts"]["wp_example_com@localhost"]["max_user_connections"] == 0
+    assert diff["after"]["example.com"]["accounts"]["wp_example_com@localhost"]["max_user_connections"] == 12
+    server.statements.clear()
+    again = run(server, [site(max_user_connections=12)])
+    assert again["changed"] is False and server.writes() == []
+
+
+def test_a_failed_site_restores_the_previous_limit(server):
+    server.add_site("wp_example_com", "wp_example_com", "secret-example.com", limit=7, complete=False)
+    server.fail_on = r"^GRANT"
+    with pytest.raises(ApplyError):
+        run(server, [site(max_user_connections=12)])
+    assert server.accounts[("wp_example_com", "localhost")]["max_user_connections"] == 7
+
+
+@pytest.mark.parametrize("bad", [-1, "30", True, 2**31, None])
+def test_a_bad_limit_names_the_site_and_the_field(bad):
+    entry = site()
+    entry["max_user_connections"] = bad
+    if bad is None:  # None means "not given" for every option: the default applies
+        assert validate_sites([entry])[0][0]["max_user_connections"] == 30
+        return
+    _sites, errors = validate_sites([entry])
+    assert len(errors) == 1 and errors[0].startswith("site 'example.com' (sites[0]): max_user_connections: must be")
+
+
+def test_the_site_model_and_the_module_share_the_limit_rules():
+    from ansible_collections.wpzo.hosting.plugins.module_utils import site_model
+
+    assert site_model.MAX_USER_CONNECTIONS == ms.MAX_USER_CONNECTIONS_LIMIT
+    assert site_model.DEFAULTS["mariadb"]["max_user_connections"] == ms.DEFAULT_MAX_USER_CONNECTIONS
+
+
+def test_a_database_too_long_once_escaped_is_refused():
+    # A name of 64 characters, 20 of them _, is 84 long in GRANT: MariaDB says "Incorrect database name".
+    from ansible_collections.wpzo.hosting.plugins.module_utils import site_names
+
+    long_domain = "a-very-long-subdomain-name-for-testing-limits.customer-department.example"
+    sites, errors = validate_sites([site(long_domain)])
+    assert errors == []
+    assert len(grant_pattern(sites[0]["database"])) <= 64
+    assert site_names.escaped_length(sites[0]["database"]) == len(grant_pattern(sites[0]["database"]))

@@ -5,13 +5,17 @@ import grp
 import hashlib
 import io
 import os
+import pathlib
+import re
 import shutil
 import socket
 import tempfile
 import threading
 
 import pytest
+import yaml
 from ansible_collections.wpzo.hosting.plugins.module_utils import redis_acl as acl
+from ansible_collections.wpzo.hosting.plugins.modules import redis_acl as redis_acl_module
 
 SECRET = "p\"a's$s`\\w#o>r%d{x}~!"
 SECRET_HASH = hashlib.sha256(SECRET.encode()).hexdigest()
@@ -65,9 +69,50 @@ def test_disabled_user_without_password():
     assert acl.render_line(default) == "user default off"
 
 
-def test_default_site_commands_keep_sites_away_from_dangerous_commands():
-    assert acl.DEFAULT_SITE_COMMANDS[:2] == ["+@all", "-@dangerous"]
-    assert "-@admin" in acl.DEFAULT_SITE_COMMANDS
+REFUSED_TO_SITES = [
+    # listing or counting every tenant's keys
+    "scan", "keys", "randomkey", "dbsize", "object", "memory", "debug", "monitor",
+    # code: busy loops, flushing the scripts of others
+    "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "fcall", "fcall_ro", "function",
+    # channels of other sites
+    "pubsub", "subscribe", "psubscribe", "ssubscribe", "publish", "spublish",
+    # flushing and administration
+    "flushall", "flushdb", "swapdb", "move", "copy", "rename", "renamenx", "sort", "migrate", "restore", "dump",
+    "config", "acl", "client", "client|kill", "client|list", "shutdown", "save", "bgsave", "replicaof", "slaveof",
+    "module", "latency", "slowlog", "lastsave", "wait", "failover", "cluster", "sync", "psync",
+]  # fmt: skip
+
+
+def test_default_site_commands_are_an_allow_list_of_what_an_object_cache_needs():
+    rules = acl.DEFAULT_SITE_COMMANDS
+    assert rules[0] == "-@all" and all(rule.startswith("+") and "@" not in rule for rule in rules[1:])
+    allowed = set(rule[1:] for rule in rules[1:])
+    for refused in REFUSED_TO_SITES:
+        assert refused not in allowed, refused
+    # What the object-cache drop-in of this collection sends (phpredis: connect, auth, select, get, set, setex,
+    # del, incr), and the basics Redis Object Cache and WP Redis use.
+    assert {"auth", "select", "get", "set", "setex", "del", "incr"} <= allowed
+    assert {"mget", "exists", "expire", "incrby", "decrby", "multi", "exec", "ping", "info", "hget", "hset"} <= allowed
+    assert acl.validate_commands(rules, "site_commands") == []
+
+
+def test_the_object_cache_drop_in_uses_only_allowed_commands():
+    from ansible_collections.wpzo.hosting.plugins.module_utils import wordpress_object_cache
+
+    php = wordpress_object_cache.OBJECT_CACHE_DROP_IN
+    used = set(re.findall(r"\$(?:this->)?redis->([a-z]+)\(", php)) - {"connect", "close"}
+    allowed = set(rule[1:] for rule in acl.DEFAULT_SITE_COMMANDS[1:])
+    assert used and used <= allowed, sorted(used - allowed)
+
+
+def test_the_role_and_the_module_default_to_the_same_site_commands():
+    root = pathlib.Path(__file__).resolve().parents[4]
+    role = yaml.safe_load((root / "roles/redis/defaults/main.yml").read_text())
+    spec = yaml.safe_load((root / "roles/redis/meta/argument_specs.yml").read_text())
+    module_doc = yaml.safe_load(redis_acl_module.DOCUMENTATION)
+    assert role["redis_site_commands"] == acl.DEFAULT_SITE_COMMANDS
+    assert spec["argument_specs"]["main"]["options"]["redis_site_commands"]["default"] == acl.DEFAULT_SITE_COMMANDS
+    assert module_doc["options"]["site_commands"]["default"] == acl.DEFAULT_SITE_COMMANDS
 
 
 # --- validation ----------------------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ def test_creates_users_loads_them_and_never_prints_a_password(env, result):
     ]
     for secret in (SITE_PASSWORD, ADMIN_PASSWORD, acl.password_hash(SITE_PASSWORD)):
         assert secret not in raw
-    assert "user a_example on #<new password hash> ~a_example:* &a_example:* +@all -@dangerous" in out["diff"]["after"]
+    assert "user a_example on #<new password hash> ~a_example:* &a_example:* -@all +auth" in out["diff"]["after"]
     assert "ACL LOAD" in env.redis.commands
     with open(env.aclfile) as handle:
         assert "#%s" % acl.password_hash(SITE_PASSWORD) in handle.read()
