@@ -6,7 +6,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.wpzo.hosting.plugins.module_utils import site_model, site_resources
+from ansible_collections.wpzo.hosting.plugins.module_utils import htpasswd, site_model, site_resources
 
 
 def _report(exc):
@@ -44,6 +44,19 @@ def site_resources_for(sites, kind, **options):
     return builders[kind](sites, **options)
 
 
+def htpasswd_lines(users, current=""):
+    """``name:hash`` lines of basic-auth users: a random salt each, the hash of ``current`` kept while it verifies."""
+    try:
+        return htpasswd.lines(users or [], current or "")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError("htpasswd_lines: %s" % exc) from None
+
+
 class FilterModule(object):
     def filters(self):
-        return {"normalise_sites": normalise_sites, "select_site": select_site, "site_resources": site_resources_for}
+        return {
+            "normalise_sites": normalise_sites,
+            "select_site": select_site,
+            "site_resources": site_resources_for,
+            "htpasswd_lines": htpasswd_lines,
+        }
