@@ -164,3 +164,15 @@ def test_domains_too_long_for_their_file_names_are_refused():
     assert site_names.normalise_domain(longest) == longest
     with pytest.raises(ValueError, match="file names"):
         site_names.normalise_domain(longest + "b")
+
+
+def test_nginx_has_room_for_the_longest_server_name():
+    """nginx -t fails ("could not build server_names_hash") when a name does not fit a hash bucket."""
+    import pathlib
+
+    template = pathlib.Path(__file__).resolve().parents[4] / "roles/nginx/templates/globals/http-limits.conf.j2"
+    (bucket,) = re.findall(r"^server_names_hash_bucket_size ([0-9]+);", template.read_text(), re.M)
+    pointer = 8
+    # ngx_hash.c: NGX_HASH_ELT_SIZE(name) = sizeof(void *) + ngx_align(len + 2, sizeof(void *)), plus the end marker.
+    element = pointer + -(-(site_names.DOMAIN_MAX + 2) // pointer) * pointer
+    assert element + pointer <= int(bucket)
