@@ -10,7 +10,8 @@ from ansible_collections.wpzo.hosting.plugins.module_utils import htpasswd, site
 
 
 def _report(exc):
-    return AnsibleFilterError("wpzo_sites is invalid (%d problems):\n- %s" % (len(exc.errors), "\n- ".join(exc.errors)))
+    what = "sites_defaults" if all(e.startswith("sites_defaults") for e in exc.errors) else "wpzo_sites"
+    return AnsibleFilterError("%s is invalid (%d problems):\n- %s" % (what, len(exc.errors), "\n- ".join(exc.errors)))
 
 
 def normalise_sites(sites, defaults=None):

@@ -1,4 +1,5 @@
 import pytest
+from ansible_collections.wpzo.hosting.plugins.filter import site_model as site_filters
 from ansible_collections.wpzo.hosting.plugins.module_utils import site_model, site_resources
 
 WP = {"wordpress": {"admin_email": "ops@example.com"}}
@@ -186,3 +187,10 @@ def test_the_long_domain_of_the_report_normalises_with_valid_names():
         [site("a-very-long-subdomain-name-for-testing-limits.customer-department.example")]
     )
     assert len(normalised["database"]) + normalised["database"].count("_") <= 64
+
+
+def test_the_filter_names_sites_defaults_when_it_is_the_problem():
+    with pytest.raises(
+        Exception, match=r"sites_defaults is invalid \(1 problems\):\n- sites_defaults.state: only a site"
+    ):
+        site_filters.normalise_sites([{"domain": "a.example", "kind": "static"}], {"state": "absent"})
