@@ -96,8 +96,11 @@ docker run --name "$builder" -e DEBIAN_FRONTEND=noninteractive "$base" bash -euc
   systemctl disable $daemons >/dev/null 2>&1
   # Every container makes its own SSH host keys at its first boot, never shares the image'"'"'s.
   rm -f /etc/ssh/ssh_host_*
-  mkdir -p /etc/systemd/system/ssh.service.d
-  printf "[Service]\nExecStartPre=/usr/bin/ssh-keygen -A\n" > /etc/systemd/system/ssh.service.d/wpzo-image-host-keys.conf
+  printf "%s\n" "[Unit]" "Description=SSH host keys of this container" \
+    "ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key" "Before=ssh.service" \
+    "[Service]" "Type=oneshot" "ExecStart=/usr/bin/ssh-keygen -A" \
+    "[Install]" "WantedBy=multi-user.target" > /etc/systemd/system/wpzo-image-ssh-host-keys.service
+  systemctl enable wpzo-image-ssh-host-keys.service >/dev/null 2>&1
   # A container has no consoles or kernel mounts to manage.
   systemctl mask getty@tty1.service console-getty.service systemd-remount-fs.service \
     sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount >/dev/null
