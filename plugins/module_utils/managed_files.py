@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A set of files the collection owns: plan, diff, atomic apply, validate, roll back.
+"""A set of files the collection owns: plan, diff, stage, validate the staged files, rename into place.
 
 Shared by every module that writes many small configuration files in one call
 (nginx vhosts, systemd units, PHP-FPM pools). A file is the collection's when it
@@ -13,12 +13,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import contextlib
 import glob
 import grp
 import os
 import pwd
+import shutil
 import stat
 import tempfile
+import time
 
 MARKER = "Managed by wpzo.hosting"
 MARKER_SCAN_BYTES = 512
@@ -147,9 +150,30 @@ def build_diff(the_plan, specs, existing, mask=None):
     return entries
 
 
+STAGE_PREFIX = ".wpzo-"
+SCRATCH_PREFIX = "wpzo-validate-"
+# A scratch directory (a copy of a configuration tree) older than this was left by a killed run.
+STRAY_SCRATCH_AGE = 3600
+
+
+class Staged(collections.namedtuple("Staged", "files removed root scratch overlays")):
+    """What a validator sees before anything is live.
+
+    ``files``: ``{target path: staged path}``, each candidate written beside its target under a name no include
+    glob matches (``.wpzo-*``); ``removed``: targets that will be deleted; ``root``: with a ``tree``, a private
+    copy of that directory with every candidate in place and every removed file gone (else None); ``scratch``: a
+    private directory for the validator's own files (a main configuration pointing at ``root``); ``overlays``:
+    with ``overlay``, ``[(copy, live directory)]``: copies of the directories the set touches, candidates in
+    place, removed files gone, to be bind-mounted over the live ones in a private mount namespace so that a
+    tool reading fixed paths (``sshd -t``, ``fail2ban-client --test``) tests the candidates (else []).
+    """
+
+    __slots__ = ()
+
+
 def _write_temp(spec):
     directory = os.path.dirname(spec.path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".wpzo-")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=STAGE_PREFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(spec.content.encode("utf-8"))
@@ -162,12 +186,116 @@ def _write_temp(spec):
     return tmp
 
 
+def stray_staged_files(directories):
+    """Staged candidates (``.wpzo-*`` regular files) in ``directories``, left by a run killed before its renames."""
+    found = []
+    for directory in sorted(set(directories)):
+        try:
+            names = os.listdir(directory)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for name in sorted(names):
+            path = os.path.join(directory, name)
+            if name.startswith(STAGE_PREFIX) and os.path.isfile(path) and not os.path.islink(path):
+                found.append(path)
+    return found
+
+
+def clean_stray(directories, scratch_parent=None, now=None):
+    """Remove what a killed run left: staged candidates in ``directories`` and old scratch copies."""
+    removed = []
+    for path in stray_staged_files(directories):
+        try:
+            os.unlink(path)
+            removed.append(path)
+        except FileNotFoundError:
+            pass
+    if scratch_parent:
+        now = time.time() if now is None else now
+        for path in glob.glob(os.path.join(scratch_parent, SCRATCH_PREFIX + "*")):
+            try:
+                if (
+                    os.path.isdir(path)
+                    and not os.path.islink(path)
+                    and now - os.lstat(path).st_mtime > STRAY_SCRATCH_AGE
+                ):
+                    shutil.rmtree(path)
+                    removed.append(path)
+            except OSError:
+                continue
+    return removed
+
+
+def staged_directories(specs, purge_globs=()):
+    """The directories staged candidates of these files (and of purged ones) can be left in."""
+    directories = set(os.path.dirname(spec.path) for spec in specs)
+    directories.update(os.path.dirname(pattern) for pattern in purge_globs)
+    return sorted(directories)
+
+
+def default_scratch_parent():
+    """/run (memory only: copies of private keys never reach a disk) when usable, else the temporary directory."""
+    return "/run" if os.path.isdir("/run") and os.access("/run", os.W_OK) else tempfile.gettempdir()
+
+
+def _inside(path, tree):
+    return path.startswith(tree.rstrip("/") + "/")
+
+
+def check_tree(specs, removed, tree):
+    """Errors for files the copy of ``tree`` would not hold."""
+    return [
+        "%s: not under validate_tree %s" % (path, tree)
+        for path in [s.path for s in specs] + list(removed)
+        if not _inside(path, tree)
+    ]
+
+
+def top_directories(paths):
+    """The directories of ``paths``, without those inside another one of them."""
+    directories = sorted(set(os.path.dirname(path) for path in paths))
+    tops = []
+    for directory in directories:
+        if not any(directory == top or _inside(directory, top) for top in tops):
+            tops.append(directory)
+    return tops
+
+
+def _copy_owned(source, copy):
+    """Copy the directory ``source`` to ``copy`` with modes, owners and links as they are (staged files left out)."""
+    shutil.copytree(source, copy, symlinks=True, ignore=shutil.ignore_patterns(STAGE_PREFIX + "*"))
+    for root, dirs, files in os.walk(copy):
+        for name in ["", *dirs, *files]:
+            target = os.path.join(root, name) if name else root
+            st = os.lstat(os.path.join(source, os.path.relpath(target, copy)))
+            os.lchown(target, st.st_uid, st.st_gid)
+
+
+def _copy_tree(tree, scratch, by_path, staged, removed, name="tree"):
+    root = os.path.join(scratch, name)
+    _copy_owned(tree, root)
+    for path, tmp in staged.items():
+        target = os.path.join(root, os.path.relpath(path, tree))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if os.path.lexists(target):
+            os.unlink(target)
+        shutil.copy2(tmp, target)
+        spec = by_path[path]
+        uid, gid = _ids(spec)
+        os.chown(target, uid, gid)
+    for path in removed:
+        target = os.path.join(root, os.path.relpath(path, tree))
+        if os.path.lexists(target):
+            os.unlink(target)
+    return root
+
+
 def _restore(path, previous):
     if previous is None:
         if os.path.lexists(path):
             os.unlink(path)
         return
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".wpzo-")
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=STAGE_PREFIX)
     with os.fdopen(fd, "wb") as handle:
         handle.write(previous.content)
     os.chown(tmp, previous.uid, previous.gid)
@@ -185,17 +313,108 @@ def _rollback(journal):
     return problems
 
 
-def apply(the_plan, specs, existing, validator=None, what="configuration"):
-    """Write added/updated files atomically, remove purged ones, then validate; on failure restore all."""
+def _discard(paths):
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def _validate(validator, by_path, staged, removed, tree, overlay, scratch_parent, what):
+    scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=scratch_parent or default_scratch_parent())
+    try:
+        root = _copy_tree(tree, scratch, by_path, staged, removed) if tree else None
+        overlays = []
+        if overlay and not tree:
+            for index, top in enumerate(top_directories(list(staged) + list(removed))):
+                inside = [p for p in staged if _inside(p, top)]
+                gone = [p for p in removed if _inside(p, top)]
+                copy = _copy_tree(
+                    top, scratch, by_path, dict((p, staged[p]) for p in inside), gone, "overlay%d" % index
+                )
+                overlays.append((copy, top))
+        return validator(Staged(dict(staged), list(removed), root, scratch, overlays))
+    except OSError as exc:
+        raise ManagedFilesError("could not stage the %s for its test: %s" % (what, exc)) from exc
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def apply(
+    the_plan, specs, existing, validator=None, what="configuration", tree=None, scratch_parent=None, overlay=False
+):
+    """Stage, validate the staged configuration, then rename into place; on a failure the live files stay as they
+    were.
+
+    1. Every added or updated file is written to a staged file beside its target (``.wpzo-*``, which no include
+       glob matches), with its owner and mode.
+    2. ``validator(staged)`` (a ``Staged``; returns ``(rc, stdout, stderr)``) tests the candidates before any of
+       them is live: with ``tree`` it gets a private copy of that directory with every candidate in place and
+       every removed file gone; with ``overlay``, copies of the directories the set touches, to bind over the
+       live ones in a private mount namespace. A failure discards the staged files and raises; nothing live has
+       changed.
+    3. The staged files are renamed onto their targets, then purged files are removed. An OSError here (a full
+       disk) restores every file already renamed or removed.
+
+    A run killed before step 3 leaves only staged files, which ``clean_stray`` removes on the next run.
+    """
+    if not the_plan.changed:
+        return
+    by_path = dict((spec.path, spec) for spec in specs)
+    if tree:
+        errors = check_tree([by_path[p] for p in the_plan.added + the_plan.updated], the_plan.removed, tree)
+        if errors:
+            raise ManagedFilesError("cannot test the %s on a copy of %s" % (what, tree), errors)
+    staged = collections.OrderedDict()
+    try:
+        for path in the_plan.added + the_plan.updated:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            staged[path] = _write_temp(by_path[path])
+    except OSError as exc:
+        _discard(staged.values())
+        raise ManagedFilesError("could not write the %s: %s" % (what, exc)) from exc
+    if validator is not None:
+        try:
+            rc, stdout, stderr = _validate(
+                validator, by_path, staged, the_plan.removed, tree, overlay, scratch_parent, what
+            )
+        except BaseException:
+            _discard(staged.values())
+            raise
+        if rc != 0:
+            _discard(staged.values())
+            output = (stderr or "").strip() or (stdout or "").strip() or "no output"
+            raise ManagedFilesError(
+                "%s test failed (rc=%s), nothing changed: %s" % (what, rc, output),
+                [],
+                {"rc": rc, "stdout": stdout, "stderr": stderr},
+            )
+    journal = []
+    try:
+        for path, tmp in list(staged.items()):
+            journal.append((path, existing.get(path)))
+            os.replace(tmp, path)
+            del staged[path]
+        for path in the_plan.removed:
+            journal.append((path, existing[path]))
+            os.unlink(path)
+    except OSError as exc:
+        _discard(staged.values())
+        problems = _rollback(journal)
+        raise ManagedFilesError("could not write the %s: %s" % (what, exc), problems) from exc
+
+
+def apply_in_place(the_plan, specs, existing, validator=None, what="configuration"):
+    """The fallback where candidates cannot be tested before they are live (no private mount namespace): rename
+    into place, then ``validator()`` (no argument); on failure every file is restored. A run killed during the
+    test leaves untested files live: use ``apply`` wherever the tool can be pointed at the staged files."""
     if not the_plan.changed:
         return
     by_path = dict((spec.path, spec) for spec in specs)
     journal = []
     try:
         for path in the_plan.added + the_plan.updated:
-            spec = by_path[path]
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = _write_temp(spec)
+            tmp = _write_temp(by_path[path])
             journal.append((path, existing.get(path)))
             try:
                 os.replace(tmp, path)

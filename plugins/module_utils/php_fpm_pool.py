@@ -9,7 +9,9 @@ Pipeline (each step is a small function that unit tests call directly):
 2. ``desired_state(pools, pool_dir)`` -> ``{path: content}`` (raises ``PoolValidationError``).
 3. ``read_existing(pool_dir, desired, purge)`` -> ``({path: bytes}, [irregular paths])``.
 4. ``plan(desired, existing, purge)`` -> ``Plan`` (added/updated/removed/unchanged/conflicts).
-5. ``apply_plan(pool_dir, plan, desired, existing, validator)`` -> atomic writes, rollback on failure.
+5. ``apply_plan(pool_dir, plan, desired, existing, validator)`` -> staged candidates, tested on a copy of the
+   pool directory (``staged_main_config``), then renamed into place; a failed test changes nothing live.
+6. ``reload_reasons(...)`` -> why the running master must reload although nothing is written now.
 
 ``reconcile()`` ties the steps together for the module.
 Code here must stay Python 3.8 compatible (it runs on the managed host).
@@ -24,7 +26,7 @@ import os
 import posixpath
 import re
 
-from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files
+from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files, service_state
 
 MARKER = "; Managed by wpzo.hosting.php_fpm_pool - do not edit"
 _MARKER_BYTES = MARKER.encode("utf-8")
@@ -533,11 +535,14 @@ def pool_name_from_path(path):
     return base[: -len(CONF_SUFFIX)] if base.endswith(CONF_SUFFIX) else base
 
 
-def desired_state(pools, pool_dir):
-    """Validate and render all pools: ``{path: content}``. Raises PoolValidationError with every problem."""
+def desired_state(pools, pool_dir, sockets=None):
+    """Validate and render all pools: ``{path: content}``. Raises PoolValidationError with every problem.
+    The pools' sockets are appended to the list ``sockets`` when given."""
     normalized, errors = validate_pools(pools)
     if errors:
         raise PoolValidationError("invalid pool definitions (%d problem(s))" % len(errors), errors)
+    if sockets is not None:
+        sockets.extend(pool["listen"] for pool in normalized)
     return dict((pool_path(pool_dir, pool["name"]), render_pool(pool)) for pool in normalized)
 
 
@@ -625,10 +630,36 @@ def build_diff(the_plan, desired, existing):
 
 
 # --- applying ------------------------------------------------------------------------------------------------
-def apply_plan(pool_dir, the_plan, desired, existing, validator=None):
-    """Apply ``the_plan`` with managed_files: temp files renamed into place, removals last, then ``validator``
-    (``() -> (rc, stdout, stderr)``); on a failure every file gets its previous content, mode and owner back
-    and ApplyError is raised.
+_INCLUDE_RE = re.compile(r"^(\s*include\s*=\s*)(\S+)\s*$")
+
+
+def staged_main_config(text, pool_dir, staged_pool_dir):
+    """The main configuration ``text`` with its include of ``pool_dir`` pointed at ``staged_pool_dir``: what
+    ``php-fpm -t -y`` tests so that it reads the staged pools instead of the live ones.
+
+    Raises ApplyError when no ``include=`` line reads from ``pool_dir`` (the test would not see the pools).
+    """
+    lines, found = [], False
+    for line in text.splitlines(True):
+        match = _INCLUDE_RE.match(line.rstrip("\n"))
+        if match and os.path.dirname(match.group(2).strip("\"'")) == pool_dir.rstrip("/"):
+            pattern = os.path.basename(match.group(2).strip("\"'"))
+            line = "%s%s\n" % (match.group(1), os.path.join(staged_pool_dir, pattern))
+            found = True
+        lines.append(line)
+    if not found:
+        raise ApplyError(
+            "the php-fpm configuration has no include=%s/*.conf line; the staged pools cannot be tested" % pool_dir
+        )
+    return "".join(lines)
+
+
+def apply_plan(pool_dir, the_plan, desired, existing, validator=None, scratch_parent=None):
+    """Apply ``the_plan`` with managed_files: every candidate is staged beside its target, ``validator``
+    (``(staged) -> (rc, stdout, stderr)``, a ``managed_files.Staged`` whose ``root`` is a copy of ``pool_dir`` with
+    the candidates in place and the removed pools gone) tests them, and only then are they renamed into place and
+    the removed ones deleted. A failing test changes nothing live; a failure while renaming puts every file back.
+    Raises ApplyError.
     """
     if not the_plan.changed:
         return
@@ -638,9 +669,36 @@ def apply_plan(pool_dir, the_plan, desired, existing, validator=None):
         st = os.stat(path)
         previous[path] = managed_files.Existing(existing[path], st.st_uid, st.st_gid, st.st_mode & 0o7777)
     try:
-        managed_files.apply(the_plan, specs, previous, validator, what="php-fpm configuration")
+        managed_files.apply(
+            the_plan,
+            specs,
+            previous,
+            validator,
+            what="php-fpm configuration",
+            tree=pool_dir,
+            scratch_parent=scratch_parent,
+        )
     except managed_files.ManagedFilesError as exc:
         raise ApplyError(exc.msg, exc.errors, exc.details) from exc
+
+
+def config_pid_file(text):
+    """The ``pid =`` of a php-fpm main configuration, or None."""
+    for line in text.splitlines():
+        match = re.match(r"\s*pid\s*=\s*(\S+)\s*$", line)
+        if match:
+            return match.group(1).strip("\"'")
+    return None
+
+
+def reload_reasons(pool_dir, pool_paths, sockets, pid_file, proc="/proc"):
+    """Why the running php-fpm master must reload although nothing is written now: a pool file or the pool
+    directory (a pool added or removed) changed after its last load, or a configured pool's socket is missing.
+    Empty when php-fpm is not running (``pid_file`` names no live process)."""
+    if not pid_file:
+        return []
+    loaded_at = service_state.php_fpm_loaded_at(pid_file, proc)
+    return service_state.stale_reasons(loaded_at, [pool_dir, *sorted(pool_paths)], sockets=sockets, margin_ns=0)
 
 
 # --- orchestration -------------------------------------------------------------------------------------------
@@ -653,15 +711,20 @@ def reconcile(
     want_diff=False,
     validator=None,
     php_fpm_binary=None,
+    pid_file=None,
+    scratch_parent=None,
 ):
     """Run the whole pipeline; return the module result dict or raise PhpFpmPoolError.
 
     ``validator`` is only called (and ``php_fpm_binary`` only checked) when ``validate`` is true, something
-    changed and we are not in check mode.
+    changed and we are not in check mode. With ``pid_file`` (php-fpm's), a run that writes nothing still reports
+    ``changed`` (and ``reload_needed``) when the running master has not loaded the pools on disk: an earlier run
+    was killed between writing them and its reload.
     """
     if not isinstance(pool_dir, str) or not pool_dir.startswith("/"):
         raise PoolValidationError("pool_dir must be an absolute path", ["pool_dir: %r is not absolute" % (pool_dir,)])
-    desired = desired_state(pools, pool_dir)
+    sockets = []
+    desired = desired_state(pools, pool_dir, sockets)
 
     if os.path.isdir(pool_dir):
         existing, irregular = read_existing(pool_dir, desired, purge)
@@ -683,13 +746,21 @@ def reconcile(
     def names(paths):
         return [pool_name_from_path(p) for p in paths]
 
+    if not check_mode:
+        managed_files.clean_stray([pool_dir], scratch_parent or managed_files.default_scratch_parent())
+    reasons = []
+    if not the_plan.changed and os.path.isdir(pool_dir):
+        reasons = reload_reasons(pool_dir, desired, sockets, pid_file)
     result = {
-        "changed": the_plan.changed,
+        "changed": the_plan.changed or bool(reasons),
         "added": names(the_plan.added),
         "updated": names(the_plan.updated),
         "removed": names(the_plan.removed),
         "pools": [pool["name"] for pool in pools],
+        "reload_needed": the_plan.changed or bool(reasons),
     }
+    if reasons:
+        result["reload_reasons"] = reasons
     if want_diff:
         result["diff"] = build_diff(the_plan, desired, existing)
 
@@ -702,5 +773,5 @@ def reconcile(
                     % php_fpm_binary
                 )
             run = validator
-        apply_plan(pool_dir, the_plan, desired, existing, run)
+        apply_plan(pool_dir, the_plan, desired, existing, run, scratch_parent)
     return result

@@ -14,9 +14,21 @@ short_description: Write a whole set of configuration files in one call, validat
 description:
   - Writes every listed file whose content, owner, group or mode differs, leaves the others untouched, and removes
     files that match O(purge) and carry the marker but are no longer listed.
-  - Files are written to a temporary file beside them and renamed into place. When anything changed, the
-    O(validate) command runs (for example C(nginx -t)); if it fails, every file is restored and the task fails
-    with the command's message, so a broken configuration never replaces a working one.
+  - "Staged, tested, then renamed. Every new or changed file is first written to a staged file beside its target
+    (C(.wpzo-*), a name no C(*.conf) include matches). The O(validate) command then tests the candidates before
+    any of them is live, and only when it passes are they renamed onto their targets and the purged files
+    removed. If it fails, the staged files are deleted and the task fails with the command's message: the live
+    files never hold an untested configuration, not even for a moment, and a run killed at any point leaves
+    either the old files or the new ones (plus stray staged files, which the next call deletes)."
+  - "With O(validate_tree) (for example C(/etc/nginx)), O(validate) runs once against a private copy of that
+    directory under C(/run) with every candidate in place and every purged file gone; C(%s) in the command is the
+    copy's path, for example C([nginx, -t, -q, -c, '%s/nginx.conf']) (nginx resolves relative includes against
+    the directory of the nginx.conf it is given). Without it, O(validate) runs once per new or changed file with
+    C(%s) replaced by its staged file; without C(%s) either, in a private mount namespace (see O(validate))."
+  - "With O(reload_check), a call that writes nothing still reports C(changed) (and RV(reload_needed)) when the
+    running service has not loaded the files on disk: a listed file, or the directory of a listed or purged file
+    (a file added or removed), is newer than the service's last load. That is what a run killed between writing
+    the files and its reload handler leaves; the C(changed) notifies the handler of this run."
   - Meant for hundreds of small files at once (nginx vhosts, systemd units of every site) in one call, not a loop.
   - Every file's content must carry the marker (O(marker)) in its first 512 bytes; an existing file without it is
     never overwritten or removed.
@@ -59,10 +71,34 @@ options:
     elements: str
     default: []
   validate:
-    description: Command (argument list, no shell) run after writing when anything changed; non-zero rolls back.
+    description:
+      - Command (argument list, no shell) that tests the staged files when anything changed; non-zero changes
+        nothing.
+      - Every C(%s) is replaced by the copy of O(validate_tree) or, without it, by each staged file in turn.
+      - "Without C(%s) (for example C([sshd, -t]) or C([fail2ban-client, --test]), tools that read fixed paths),
+        it runs in a private mount namespace where copies of the directories holding the files, with the
+        candidates in place and purged files gone, are bind-mounted over the live ones: it reads the candidates
+        at their live paths, no other process sees them. Where that is impossible (no C(unshare --mount): not
+        root, or a container without C(CAP_SYS_ADMIN)), the module warns and falls back to testing in place after
+        the rename, restoring every file on failure."
     type: list
     elements: str
     default: []
+  validate_tree:
+    description:
+      - Directory holding every listed and purged file; O(validate) tests a private copy of it with the
+        candidates in place, once for the whole set.
+    type: path
+  reload_check:
+    description:
+      - The service that reads the files, whose last load O(reload_check_pid_file) tells; C(nginx) (the earliest
+        start of its current workers). Unset, only writes report C(changed).
+    type: str
+    choices: [nginx]
+  reload_check_pid_file:
+    description: Pid file of the service's master process.
+    type: path
+    default: /run/nginx.pid
   marker:
     description: Text that marks a file as managed.
     type: str
@@ -77,8 +113,17 @@ EXAMPLES = r"""
         content: "{{ lookup('ansible.builtin.template', 'vhost.conf.j2') }}"
     purge:
       - /etc/nginx/sites-enabled/*.conf
-    validate: [nginx, -t]
+    validate: [nginx, -t, -q, -c, "%s/nginx.conf"]
+    validate_tree: /etc/nginx
+    reload_check: nginx
   notify: nginx reload
+
+- name: Write systemd units, each checked on its own
+  wpzo.hosting.managed_files:
+    files:
+      - path: /etc/systemd/system/example.service
+        content: "# Managed by wpzo.hosting\n[Service]\nExecStart=/bin/true\n"
+    validate: [systemd-analyze, verify, "%s"]
 """
 
 RETURN = r"""
@@ -100,10 +145,74 @@ removed:
   type: list
   elements: str
   sample: []
+reload_needed:
+  description: Whether the service must reload; something was written, or (with O(reload_check)) it has not
+    loaded what is on disk.
+  returned: always
+  type: bool
+  sample: false
+reload_reasons:
+  description: Why the service must reload although nothing was written.
+  returned: when the service has not loaded what is on disk
+  type: list
+  elements: str
+  sample: [/etc/nginx/wpzo/sites/example.com.conf changed after the last load]
 """
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files as mf
+from ansible_collections.wpzo.hosting.plugins.module_utils import service_state
+
+RELOAD_CHECKS = {"nginx": service_state.nginx_loaded_at}
+
+
+def reload_reasons(the_plan, specs, purge, kind, pid_file):
+    """Why ``kind`` must reload although nothing is written: a listed file or a directory of the set changed
+    after its last load. Empty when it is not running."""
+    if the_plan.changed or not kind:
+        return []
+    loaded_at = RELOAD_CHECKS[kind](pid_file)
+    paths = mf.staged_directories(specs, purge) + sorted(spec.path for spec in specs)
+    return service_state.stale_reasons(loaded_at, paths)
+
+
+def command(argv, replacement):
+    return [arg.replace("%s", replacement) for arg in argv]
+
+
+def has_placeholder(argv):
+    return any("%s" in arg for arg in argv)
+
+
+# Binds each copy over its live directory, then runs the command: it sees the candidates at the live paths; nobody
+# else does, and the binds vanish with the namespace.
+BIND_SCRIPT = 'while [ "$1" != -- ]; do mount --bind "$1" "$2"; shift 2; done; shift; exec "$@"'
+
+
+def namespace_command(overlays, argv):
+    args = ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-ec", BIND_SCRIPT, "sh"]
+    for copy, live in overlays:
+        args += [copy, live]
+    return [*args, "--", *argv]
+
+
+def private_namespace(module):
+    """Whether this host lets us bind-mount in a private mount namespace (root, CAP_SYS_ADMIN, util-linux)."""
+    if not module.get_bin_path("unshare"):
+        return False
+    rc, _out, _err = module.run_command(["unshare", "--mount", "--propagation", "private", "--", "true"])
+    return rc == 0
+
+
+def run_on_copies(module, argv, staged):
+    """``%s`` is the copy of validate_tree (one run), or each staged file (one run per file)."""
+    if staged.root:
+        return module.run_command(command(argv, staged.root))
+    for path in sorted(staged.files):
+        rc, out, err = module.run_command(command(argv, staged.files[path]))
+        if rc != 0:
+            return rc, out, "%s: %s" % (path, err or out)
+    return 0, "", ""
 
 
 def main():
@@ -124,6 +233,9 @@ def main():
             ),
             purge=dict(type="list", elements="str", default=[]),
             validate=dict(type="list", elements="str", default=[]),
+            validate_tree=dict(type="path"),
+            reload_check=dict(type="str", choices=sorted(RELOAD_CHECKS)),
+            reload_check_pid_file=dict(type="path", default="/run/nginx.pid"),
             marker=dict(type="str", default=mf.MARKER),
         ),
         supports_check_mode=True,
@@ -143,8 +255,24 @@ def main():
     if the_plan.conflicts:
         errors = ["%s exists and is not managed (no marker): remove it or rename" % p for p in the_plan.conflicts]
         module.fail_json(msg="refusing to overwrite unmanaged files: %s" % "; ".join(errors), errors=errors)
+    if params["validate_tree"]:
+        errors = mf.check_tree(specs, the_plan.removed, params["validate_tree"])
+        if errors:
+            module.fail_json(msg="files outside validate_tree: %s" % "; ".join(errors), errors=errors)
 
-    result = dict(changed=the_plan.changed, added=the_plan.added, updated=the_plan.updated, removed=the_plan.removed)
+    scratch_parent = mf.default_scratch_parent()
+    if not module.check_mode:
+        mf.clean_stray(mf.staged_directories(specs, params["purge"]), scratch_parent)
+    reasons = reload_reasons(the_plan, specs, params["purge"], params["reload_check"], params["reload_check_pid_file"])
+    result = dict(
+        changed=the_plan.changed or bool(reasons),
+        added=the_plan.added,
+        updated=the_plan.updated,
+        removed=the_plan.removed,
+        reload_needed=the_plan.changed or bool(reasons),
+    )
+    if reasons:
+        result["reload_reasons"] = reasons
     if module._diff:
         secret_paths = set(f["path"] for f in params["files"] if f["secret"])
         secret_paths.update(p for p in the_plan.removed if p not in secret_paths)
@@ -156,14 +284,36 @@ def main():
         ]
 
     if the_plan.changed and not module.check_mode:
-        validator = None
-        if params["validate"]:
-
-            def validator():
-                return module.run_command(params["validate"])
-
+        argv = params["validate"]
+        what = " ".join(argv) or "configuration"
         try:
-            mf.apply(the_plan, specs, existing, validator, what=" ".join(params["validate"]) or "configuration")
+            if not argv:
+                mf.apply(the_plan, specs, existing, None, what, scratch_parent=scratch_parent)
+            elif params["validate_tree"] or has_placeholder(argv):
+                mf.apply(
+                    the_plan,
+                    specs,
+                    existing,
+                    lambda staged: run_on_copies(module, argv, staged),
+                    what,
+                    tree=params["validate_tree"],
+                    scratch_parent=scratch_parent,
+                )
+            elif private_namespace(module):
+                mf.apply(
+                    the_plan,
+                    specs,
+                    existing,
+                    lambda staged: module.run_command(namespace_command(staged.overlays, argv)),
+                    what,
+                    scratch_parent=scratch_parent,
+                    overlay=True,
+                )
+            else:
+                module.warn(
+                    "no private mount namespace (unshare --mount): %s tests the files in place, after the rename" % what
+                )
+                mf.apply_in_place(the_plan, specs, existing, lambda: module.run_command(argv), what)
         except mf.ManagedFilesError as exc:
             module.fail_json(msg=exc.msg, errors=exc.errors, **exc.details)
     module.exit_json(**result)

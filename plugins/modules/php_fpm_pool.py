@@ -22,9 +22,19 @@ description:
   - Unchanged files are left alone (their bytes are compared with the rendered content). Output is deterministic,
     dictionary keys are sorted.
   - All input is validated before anything is written and every problem is reported at once in RV(errors).
-  - Changes are applied atomically (temp file in O(pool_dir), then rename). If anything changed and O(validate) is
-    true, C(<php_fpm_binary> -t -y <php_fpm_config>) runs; if it fails, every added, changed and removed file is
-    restored to its previous state and the module fails with php-fpm's output.
+  - "Changes are staged, tested, then applied. Every new or changed file is first written beside its target as a
+    staged file (C(.wpzo-*), which the C(*.conf) include does not match). If O(validate) is true,
+    C(<php_fpm_binary> -t -y) then tests a private copy of O(php_fpm_config) whose C(include=<pool_dir>/*.conf)
+    reads a copy of O(pool_dir) with the candidates in place and the removed pools gone (under C(/run)). Only
+    when the test passes are the staged files renamed onto their targets and the removed pools deleted. A failed
+    test leaves every live file as it was, and the module fails with php-fpm's output. A run killed before the
+    renames leaves only staged files, which the next run deletes."
+  - "Reloads are read from the server: with O(reload_check), a call that writes nothing still reports C(changed)
+    (and RV(reload_needed)) when the running php-fpm master has not loaded the pools on disk: a pool file or
+    O(pool_dir) itself (a pool added or removed) is newer than the master's pid file (rewritten by every start
+    and reload, see C(pid) in O(php_fpm_config)), or a listed pool's socket is missing. This happens after a
+    run that was killed between writing the pools and its reload handler; the C(changed) notifies the handler
+    of this run. Nothing is reported while php-fpm is not running."
   - Files are written with mode C(0640) because C(env) values may hold secrets; the php-fpm master reads them as
     root.
   - "Quoting: O(pools[].env) values are always double-quoted. Values of O(pools[].php_values) and
@@ -158,7 +168,8 @@ options:
           - An empty list omits the setting.
         type: list
         elements: str
-        default: [exec, passthru, shell_exec, system, proc_open, popen, pcntl_exec, show_source]
+        default: [exec, passthru, shell_exec, system, proc_open, popen, pcntl_exec, show_source, putenv, symlink,
+                  link]
       memory_limit:
         description: C(php_admin_value[memory_limit]), for example C(256M) or C(-1).
         type: str
@@ -172,7 +183,8 @@ options:
         description:
           - Extra C(php_admin_value[key]) settings (boolean values are written as C(php_admin_flag[key] = on/off)).
           - Keys rendered by dedicated options (C(open_basedir), C(upload_tmp_dir), C(session.save_path),
-            C(sys_temp_dir), C(disable_functions), C(memory_limit), C(error_log), C(log_errors)) are rejected.
+            C(sys_temp_dir), C(disable_functions), C(memory_limit), C(error_log), C(log_errors), C(fastcgi.logging),
+            C(mail.force_extra_parameters)) are rejected.
         type: dict
       php_values:
         description:
@@ -199,7 +211,10 @@ options:
     type: path
     default: /usr/sbin/php-fpm8.2
   php_fpm_config:
-    description: Main php-fpm configuration passed to C(php-fpm -t -y); it must include O(pool_dir).
+    description:
+      - Main php-fpm configuration; a copy of it, with its C(include=<pool_dir>/*.conf) pointed at the staged
+        pools, is passed to C(php-fpm -t -y). It must have that include line.
+      - Its C(pid) is the pid file O(reload_check) reads.
     type: path
     default: /etc/php/8.2/fpm/php-fpm.conf
   purge:
@@ -210,12 +225,22 @@ options:
     default: false
   validate:
     description:
-      - Run C(<php_fpm_binary> -t -y <php_fpm_config>) after changing files and roll back if it fails.
+      - Test the staged pools with C(<php_fpm_binary> -t -y) (on a copy of O(php_fpm_config) that includes a copy
+        of O(pool_dir) with the candidates in place) before any of them is renamed into place; a failure changes
+        nothing.
       - The test only runs when something changed, and never in check mode.
     type: bool
     default: true
+  reload_check:
+    description:
+      - Also report C(changed) when nothing is written but the running php-fpm master has not loaded the pool
+        files (see the description); the master's pid file is the C(pid) of O(php_fpm_config).
+      - Costs one C(stat) per pool and one per socket.
+    type: bool
+    default: true
 notes:
-  - The module does not reload php-fpm; notify a handler when the task reports C(changed).
+  - The module does not reload php-fpm; notify a handler when the task reports C(changed). With O(reload_check)
+    that also covers a reload an earlier, killed run never made.
 seealso:
   - name: PHP-FPM configuration
     description: Pool directives reference.
@@ -277,6 +302,19 @@ pools:
   type: list
   elements: str
   sample: [example.com, shop.example.org]
+reload_needed:
+  description:
+    - Whether php-fpm must reload; something was written, or (with O(reload_check)) the running master has not
+      loaded what is on disk.
+  returned: success
+  type: bool
+  sample: false
+reload_reasons:
+  description: Why the running master must reload although nothing was written.
+  returned: when the running master has not loaded what is on disk
+  type: list
+  elements: str
+  sample: ["socket /run/php/example.com.sock is missing"]
 diff:
   description: One entry per added, updated or removed file.
   returned: success, in diff mode
@@ -308,12 +346,16 @@ rc:
   sample: 78
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wpzo.hosting.plugins.module_utils.php_fpm_pool import (
     DEFAULT_DISABLE_FUNCTIONS,
     PM_CHOICES,
     PhpFpmPoolError,
+    config_pid_file,
     reconcile,
+    staged_main_config,
 )
 
 POOL_SPEC = dict(
@@ -356,15 +398,30 @@ ARGUMENT_SPEC = dict(
     php_fpm_config=dict(type="path", default="/etc/php/8.2/fpm/php-fpm.conf"),
     purge=dict(type="bool", default=False),
     validate=dict(type="bool", default=True),
+    reload_check=dict(type="bool", default=True),
 )
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
+    config_text = None
+    try:
+        with open(params["php_fpm_config"]) as handle:
+            config_text = handle.read()
+    except OSError:
+        pass  # php-fpm not installed yet: nothing to test against, nothing running
+    pid_file = None
+    if params["reload_check"]:
+        pid_file = config_pid_file(config_text or "")
 
-    def validator():
-        return module.run_command([params["php_fpm_binary"], "-t", "-y", params["php_fpm_config"]])
+    def validator(staged):
+        if config_text is None:
+            module.fail_json(msg="cannot read php_fpm_config %s to test the pools with" % params["php_fpm_config"])
+        main_config = os.path.join(staged.scratch, "php-fpm.conf")
+        with open(main_config, "w") as handle:
+            handle.write(staged_main_config(config_text, params["pool_dir"], staged.root))
+        return module.run_command([params["php_fpm_binary"], "-t", "-y", main_config])
 
     try:
         result = reconcile(
@@ -376,6 +433,7 @@ def main():
             want_diff=module._diff,
             validator=validator,
             php_fpm_binary=params["php_fpm_binary"],
+            pid_file=pid_file,
         )
     except PhpFpmPoolError as exc:
         module.fail_json(msg=exc.msg, errors=exc.errors, **exc.details)

@@ -5,9 +5,14 @@ refused), with SCRIPT_FILENAME pointing at the probe script converge.yml put int
 """
 
 import json
+import os
+import re
 import shlex
+import subprocess
+import sys
 import time
 import urllib.parse
+from pathlib import Path
 
 import pytest
 
@@ -269,3 +274,86 @@ def test_php_ini_check_accepts_the_drop_ins_and_rejects_mistakes(host):
         assert result.rc == 1, content
         assert message in result.stderr, result.stderr
     host.run("rm -f /tmp/candidate.ini")
+
+
+# --- a run killed between writing the pools and its reload handler --------------------------------------------
+# The state such a run leaves is made by hand, faithfully: the pool files on disk are exactly what converge.yml
+# writes (so converge sees nothing to write and notifies nothing), but the running master has not loaded them.
+# Then converge.yml runs again, and every site must answer through its socket. Last in this file: it converges.
+INVENTORY = str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
+CONVERGE = str(Path(__file__).parents[1] / "converge.yml")
+ANSIBLE_BIN = Path(sys.executable).parent
+PID_FILE = f"/run/php/php{PHP}-fpm.pid"
+
+
+def converge():
+    """Run converge.yml as `molecule converge` does; returns the recap's counters."""
+    result = subprocess.run(
+        [str(ANSIBLE_BIN / "ansible-playbook"), "-i", INVENTORY, CONVERGE],
+        capture_output=True, text=True, check=False, timeout=900,
+        env=dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    recap = re.search(r"wpzo-php_fpm\s+:\s+ok=(\d+)\s+changed=(\d+)", result.stdout)
+    assert recap, result.stdout[-3000:]
+    return {"changed": int(recap.group(2)), "stdout": result.stdout}
+
+
+def reload_and_wait(host):
+    """Reload php-fpm by hand and wait until the re-executed master has rewritten its pid file."""
+    before = host.run(f"stat -c %Y.%y {PID_FILE}").stdout
+    host.check_output(f"systemctl reload php{PHP}-fpm")
+    for _ in range(50):
+        if host.run(f"stat -c %Y.%y {PID_FILE}").stdout != before:
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
+
+
+def write_as_the_module_does(host, path, content_file):
+    """The bytes, owner and mode php_fpm_pool writes; staged beside the target, then renamed, as it does."""
+    host.check_output(f"install -o root -g root -m 0640 {content_file} {POOL_DIR}/.wpzo-killed && "
+                      f"mv {POOL_DIR}/.wpzo-killed {path}")  # fmt: skip
+
+
+def test_a_killed_run_leaves_nothing_a_second_converge_does_not_repair(host):
+    added, updated = "site_b", "site_c"
+    for site in (added, updated):
+        host.check_output(f"cp -p {POOL_DIR}/{site}.conf /root/{site}.conf.desired")
+
+    # The server before the killed run: site_b not there yet, site_c with an older setting.
+    host.check_output(f"rm {POOL_DIR}/{added}.conf")
+    host.check_output(
+        f"sed 's/memory_limit] = 384M/memory_limit] = 128M/' /root/{updated}.conf.desired > /root/{updated}.conf.old"
+    )
+    write_as_the_module_does(host, f"{POOL_DIR}/{updated}.conf", f"/root/{updated}.conf.old")
+    reload_and_wait(host)
+    assert not host.file(socket(added)).exists
+    assert probe(host, updated, ini=["memory_limit"])["ini"] == {"memory_limit": "128M"}
+
+    # The killed run: both pools written as the module writes them, a staged candidate left over, no reload.
+    time.sleep(0.05)
+    write_as_the_module_does(host, f"{POOL_DIR}/{added}.conf", f"/root/{added}.conf.desired")
+    write_as_the_module_does(host, f"{POOL_DIR}/{updated}.conf", f"/root/{updated}.conf.desired")
+    host.check_output(f"install -m 0640 /root/{added}.conf.desired {POOL_DIR}/.wpzo-stray")
+    assert not host.file(socket(added)).exists  # the 502 of the issue: nginx would find no socket
+    assert probe(host, updated, ini=["memory_limit"])["ini"] == {"memory_limit": "128M"}
+
+    # The recovery run writes nothing, but reads from the server that php-fpm must reload.
+    recovery = converge()
+    assert recovery["changed"] >= 1
+    assert "RUNNING HANDLER [wpzo.hosting.php_fpm : Reload php-fpm]" in recovery["stdout"]
+    for _ in range(50):
+        if host.file(socket(added)).is_socket:
+            break
+        time.sleep(0.1)
+    assert host.file(socket(added)).is_socket
+    rc, _headers, body = fcgi(host, socket(added), "/fpm-ping")
+    assert rc == 0 and body.strip() == "pong"
+    assert probe(host, added)["user"] == added
+    assert probe(host, updated, ini=["memory_limit"])["ini"] == {"memory_limit": "384M"}
+    assert not host.file(f"{POOL_DIR}/.wpzo-stray").exists
+
+    # And the run after that has nothing to do.
+    assert converge()["changed"] == 0
+    host.run(f"rm -f /root/{added}.conf.desired /root/{updated}.conf.desired /root/{updated}.conf.old")

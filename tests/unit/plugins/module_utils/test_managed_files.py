@@ -61,10 +61,10 @@ def test_failed_validation_restores_every_file(tmp_path):
         reconcile(
             [spec(tmp_path / "a.conf", body="broken"), spec(tmp_path / "new.conf")],
             purge=[str(tmp_path / "*.conf")],
-            validator=lambda: (1, "", "unexpected }"),
+            validator=lambda staged: (1, "", "unexpected }"),
         )
     assert "unexpected }" in raised.value.msg
-    assert "previous files restored" in raised.value.msg
+    assert "nothing changed" in raised.value.msg
     assert (tmp_path / "a.conf").read_bytes() == before
     assert (tmp_path / "gone.conf").exists()
     assert not (tmp_path / "new.conf").exists()
@@ -74,8 +74,8 @@ def test_failed_validation_restores_every_file(tmp_path):
 def test_validator_runs_only_when_something_changed(tmp_path):
     calls = []
     specs = [spec(tmp_path / "a.conf")]
-    reconcile(specs, validator=lambda: calls.append(1) or (0, "", ""))
-    reconcile(specs, validator=lambda: calls.append(1) or (0, "", ""))
+    reconcile(specs, validator=lambda staged: calls.append(1) or (0, "", ""))
+    reconcile(specs, validator=lambda staged: calls.append(1) or (0, "", ""))
     assert calls == [1]
 
 

@@ -54,9 +54,11 @@ class Validator:
     def __init__(self, rc=0, stdout="", stderr=""):
         self.result = (rc, stdout, stderr)
         self.calls = 0
+        self.seen = []
 
-    def __call__(self):
+    def __call__(self, staged):
         self.calls += 1
+        self.seen.append(staged)
         return self.result
 
 
@@ -591,7 +593,7 @@ def test_apply_rolls_back_everything_when_validation_fails(pool_dir):
     with pytest.raises(ApplyError) as info:
         apply_plan(str(pool_dir), the_plan, desired, existing, validator)
     assert "cannot get uid for user 'web1'" in info.value.msg
-    assert "php-fpm configuration test failed (rc=78), previous files restored" in info.value.msg
+    assert "php-fpm configuration test failed (rc=78), nothing changed" in info.value.msg
     assert info.value.details["rc"] == 78
     assert info.value.errors == []
     after = snapshot(pool_dir)
@@ -625,7 +627,7 @@ def test_apply_rolls_back_when_a_rename_fails(pool_dir, monkeypatch):
         apply_plan(str(pool_dir), the_plan, desired, existing, validator)
     monkeypatch.undo()
     assert "No space left on device" in info.value.msg
-    assert validator.calls == 0
+    assert validator.calls == 1  # the test runs on the staged files, before any rename
     after = snapshot(pool_dir)
     assert sorted(after) == sorted(before)
     for name, (data, mode, _mtime) in before.items():
@@ -690,7 +692,14 @@ def test_reconcile_is_idempotent(pool_dir, tmp_path):
     assert first["changed"] is True
     state = snapshot(pool_dir)
     second = reconcile(pools, str(pool_dir), purge=True, validator=validator, php_fpm_binary=binary)
-    assert second == {"changed": False, "added": [], "updated": [], "removed": [], "pools": ["a", "b"]}
+    assert second == {
+        "changed": False,
+        "added": [],
+        "updated": [],
+        "removed": [],
+        "pools": ["a", "b"],
+        "reload_needed": False,
+    }
     assert validator.calls == 1
     assert snapshot(pool_dir) == state  # unchanged files not rewritten (same mtime)
 

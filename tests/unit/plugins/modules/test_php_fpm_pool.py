@@ -71,7 +71,10 @@ def test_creates_pools_and_runs_config_test(env, result):
     assert out["updated"] == [] and out["removed"] == []
     assert out["pools"] == ["a.example", "b.example"]
     assert "diff" not in out
-    assert env.call_lines() == ["-t -y %s" % env.config]
+    # php-fpm tests a copy of the main configuration that includes the staged pools, not the live files
+    (call,) = env.call_lines()
+    assert call.startswith("-t -y /") and call.endswith("/php-fpm.conf") and "wpzo-validate-" in call
+    assert call != "-t -y %s" % env.config
     content = (env.pool_dir / "a.example.conf").read_text()
     assert content.startswith(MARKER + "\n[a.example]\n")
     assert "php_admin_value[open_basedir] = /srv/www/a.example\n" in content
@@ -132,7 +135,7 @@ def test_rollback_when_config_test_fails(env, result):
     assert code == 1
     assert out["failed"] is True
     assert "cannot get uid for user 'web1'" in out["msg"]
-    assert "restored" in out["msg"]
+    assert "nothing changed" in out["msg"]
     assert out["rc"] == 78
     assert listing(env) == before
 
