@@ -327,6 +327,10 @@ def normalise_sites(sites, defaults=None):
         _check_tls(site, err)
         _check_wordpress(site, err)
         _check_access(site, err)
+        if domain:
+            # Every derived name checked against its consumers (useradd, MariaDB, Redis, socket, systemd, files).
+            for problem in site_names.problems(site_names.derive(domain)):
+                err("derived name %s" % problem)
         named = [("domain", domain)] if domain else []
         for field, name in named + [("aliases", alias) for alias in aliases]:
             if name in owners:

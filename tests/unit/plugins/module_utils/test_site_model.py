@@ -194,3 +194,12 @@ def test_the_filter_names_sites_defaults_when_it_is_the_problem():
         Exception, match=r"sites_defaults is invalid \(1 problems\):\n- sites_defaults.state: only a site"
     ):
         site_filters.normalise_sites([{"domain": "a.example", "kind": "static"}], {"state": "absent"})
+
+
+def test_a_derived_name_a_consumer_would_refuse_is_a_validation_error(monkeypatch):
+    from ansible_collections.wpzo.hosting.plugins.module_utils import site_names
+
+    real = site_names.derive
+    monkeypatch.setattr(site_names, "derive", lambda domain: dict(real(domain), database="wp_" + "a_" * 31))
+    errors = problems([site("a.example.com")])
+    assert any("(wpzo_sites[0]): derived name database: " in error and "escaped in GRANT" in error for error in errors)
