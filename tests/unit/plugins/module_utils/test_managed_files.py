@@ -1,6 +1,8 @@
 import grp
 import os
 import pwd
+import time
+from pathlib import Path
 
 import pytest
 from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files as mf
@@ -100,3 +102,205 @@ def test_diff_masks_and_headers(tmp_path):
     )
     assert diff[0]["before_header"] == diff[0]["after_header"] == str(tmp_path / "a.conf")
     assert "old" not in diff[0]["before"] and "new" not in diff[0]["after"]
+
+
+# --- stage, validate the staged files, then rename -------------------------------------------------------------
+def snapshot(directory):
+    """{relative path: (bytes, mode, mtime_ns)} of every file below directory."""
+    result = {}
+    for base, _dirs, files in os.walk(str(directory)):
+        for name in files:
+            path = os.path.join(base, name)
+            st = os.lstat(path)
+            with open(path, "rb") as handle:
+                result[os.path.relpath(path, str(directory))] = (handle.read(), st.st_mode & 0o7777, st.st_mtime_ns)
+    return result
+
+
+def plan_for(specs, purge=()):
+    existing = mf.read_existing(specs, purge)
+    return mf.plan(specs, existing), existing
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A configuration tree: a main file including sites/*.conf, two managed sites, and a scratch parent."""
+    conf = tmp_path / "etc"
+    (conf / "sites").mkdir(parents=True)
+    (conf / "main.conf").write_text("include sites/*.conf\n")
+    reconcile([spec(conf / "sites" / "keep.conf", "keep"), spec(conf / "sites" / "gone.conf", "gone")])
+    (tmp_path / "run").mkdir()
+    return conf
+
+
+def test_validation_sees_the_candidates_before_any_rename(tree, tmp_path):
+    specs = [spec(tree / "sites" / "keep.conf", "changed"), spec(tree / "sites" / "new.conf", "new")]
+    purge = [str(tree / "sites" / "*.conf")]
+    the_plan, existing = plan_for(specs, purge)
+    live_before = snapshot(tree)
+    seen = {}
+
+    def validator(staged):
+        seen["live"] = snapshot(tree)
+        seen["names"] = [os.path.basename(tmp) for tmp in staged.files.values()]
+        seen["staged"] = dict((path, Path(tmp).read_text()) for path, tmp in staged.files.items())
+        seen["copy"] = snapshot(staged.root)
+        seen["removed"] = staged.removed
+        return 0, "", ""
+
+    mf.apply(the_plan, specs, existing, validator, tree=str(tree), scratch_parent=str(tmp_path / "run"))
+    # while the test ran, the live files were the old ones (staged candidates beside them, under .wpzo-*)
+    live = {name: value for name, value in seen["live"].items() if not os.path.basename(name).startswith(".wpzo-")}
+    assert live == live_before
+    assert all(name.startswith(".wpzo-") for name in seen["names"])
+    assert seen["staged"][str(tree / "sites" / "new.conf")].endswith("new\n")
+    # the copy of the tree is the configuration as it will be: candidates in place, the purged file gone
+    assert seen["copy"]["sites/keep.conf"][0].endswith(b"changed\n")
+    assert seen["copy"]["sites/new.conf"][0].endswith(b"new\n")
+    assert "sites/gone.conf" not in seen["copy"]
+    assert seen["copy"]["main.conf"][0] == b"include sites/*.conf\n"
+    assert not any(name.startswith(".wpzo-") for name in (os.path.basename(n) for n in seen["copy"]))
+    assert seen["removed"] == [str(tree / "sites" / "gone.conf")]
+    # then, and only then, everything is in place, and the copy is gone
+    assert sorted(os.listdir(str(tree / "sites"))) == ["keep.conf", "new.conf"]
+    assert os.listdir(str(tmp_path / "run")) == []
+
+
+def test_a_failing_validation_leaves_the_live_files_untouched(tree, tmp_path):
+    before = snapshot(tree)
+    specs = [spec(tree / "sites" / "keep.conf", "broken"), spec(tree / "sites" / "new.conf", "new")]
+    the_plan, existing = plan_for(specs, [str(tree / "sites" / "*.conf")])
+    with pytest.raises(mf.ManagedFilesError) as raised:
+        mf.apply(
+            the_plan,
+            specs,
+            existing,
+            lambda staged: (1, "", "unknown directive"),
+            "nginx -t",
+            tree=str(tree),
+            scratch_parent=str(tmp_path / "run"),
+        )
+    assert raised.value.msg == "nginx -t test failed (rc=1), nothing changed: unknown directive"
+    assert snapshot(tree) == before  # same bytes, modes and mtimes: nothing was even rewritten
+    assert os.listdir(str(tmp_path / "run")) == []
+
+
+def test_a_validator_that_raises_leaves_no_staged_file(tree, tmp_path):
+    before = snapshot(tree)
+    specs = [spec(tree / "sites" / "new.conf", "new")]
+    the_plan, existing = plan_for(specs)
+
+    def validator(staged):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        mf.apply(the_plan, specs, existing, validator, scratch_parent=str(tmp_path / "run"))
+    assert snapshot(tree) == before
+
+
+def test_a_kill_between_stage_and_rename_leaves_only_staged_files_the_next_run_removes(tree, tmp_path):
+    before = snapshot(tree)
+    specs = [spec(tree / "sites" / "keep.conf", "changed"), spec(tree / "sites" / "new.conf", "new")]
+    the_plan, existing = plan_for(specs)
+    pid = os.fork()
+    if pid == 0:  # the killed run: dies (no cleanup, no finally) while its candidates are being tested
+        try:
+            mf.apply(the_plan, specs, existing, lambda staged: os._exit(9), scratch_parent=str(tmp_path / "run"))
+        finally:
+            os._exit(1)
+    _pid, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 9
+    after = snapshot(tree)
+    strays = sorted(name for name in after if os.path.basename(name).startswith(".wpzo-"))
+    assert len(strays) == 2
+    assert {name: value for name, value in after.items() if name not in strays} == before
+    directories = mf.staged_directories(specs)
+    assert mf.stray_staged_files(directories) == [str(tree / name) for name in strays]
+    # the next run: strays and the old scratch copy removed, then the files written
+    left = os.listdir(str(tmp_path / "run"))
+    assert len(left) == 1 and left[0].startswith(mf.SCRATCH_PREFIX)
+    removed = mf.clean_stray(directories, str(tmp_path / "run"), now=time.time() + mf.STRAY_SCRATCH_AGE + 1)
+    assert len(removed) == 3
+    assert os.listdir(str(tmp_path / "run")) == []
+    reconcile(specs)
+    assert sorted(os.listdir(str(tree / "sites"))) == ["gone.conf", "keep.conf", "new.conf"]
+
+
+def test_clean_stray_keeps_a_recent_scratch_copy_and_foreign_files(tree, tmp_path):
+    run = tmp_path / "run"
+    (run / (mf.SCRATCH_PREFIX + "recent")).mkdir()
+    (run / "other").mkdir()
+    (tree / "sites" / ".hidden").mkdir()
+    (tree / "sites" / ".wpzo-link").symlink_to(tree / "main.conf")
+    assert mf.clean_stray([str(tree / "sites")], str(run)) == []
+    assert sorted(os.listdir(str(run))) == sorted([mf.SCRATCH_PREFIX + "recent", "other"])
+
+
+def test_a_rename_failure_restores_what_was_renamed(tree, tmp_path, monkeypatch):
+    before = snapshot(tree)
+    specs = [spec(tree / "sites" / "a-new.conf", "new"), spec(tree / "sites" / "keep.conf", "changed")]
+    the_plan, existing = plan_for(specs)
+    real_replace = os.replace
+    calls = []
+
+    def flaky_replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(mf.os, "replace", flaky_replace)
+    with pytest.raises(mf.ManagedFilesError, match="No space left on device"):
+        mf.apply(the_plan, specs, existing, lambda staged: (0, "", ""), scratch_parent=str(tmp_path / "run"))
+    monkeypatch.undo()
+    after = snapshot(tree)
+    assert {k: v[:2] for k, v in after.items()} == {k: v[:2] for k, v in before.items()}
+
+
+def test_overlays_copy_each_touched_directory_once(tmp_path):
+    etc = tmp_path / "etc"
+    (etc / "ssh" / "sshd_config.d").mkdir(parents=True)
+    (etc / "ssh" / "sshd_config").write_text("Include /etc/ssh/sshd_config.d/*.conf\n")
+    (etc / "units").mkdir()
+    (etc / "units" / "other.service").write_text("[Service]\n")
+    (tmp_path / "run").mkdir()
+    specs = [
+        spec(etc / "ssh" / "sshd_config.d" / "sftp.conf", "Match Group sftp"),
+        spec(etc / "units" / "a.timer", "[Timer]"),
+        spec(etc / "units" / "sub" / "b.conf", "[Service]"),
+    ]
+    the_plan, existing = plan_for(specs)
+    seen = {}
+
+    def validator(staged):
+        seen["overlays"] = [(os.path.relpath(copy, staged.scratch), live) for copy, live in staged.overlays]
+        seen["copies"] = dict((live, snapshot(copy)) for copy, live in staged.overlays)
+        return 0, "", ""
+
+    mf.apply(the_plan, specs, existing, validator, scratch_parent=str(tmp_path / "run"), overlay=True)
+    assert seen["overlays"] == [("overlay0", str(etc / "ssh" / "sshd_config.d")), ("overlay1", str(etc / "units"))]
+    assert sorted(seen["copies"][str(etc / "units")]) == ["a.timer", "other.service", "sub/b.conf"]
+    assert list(seen["copies"][str(etc / "ssh" / "sshd_config.d")]) == ["sftp.conf"]
+
+
+def test_top_directories_and_check_tree():
+    assert mf.top_directories(["/a/b/x", "/a/y", "/c/z", "/cd/w"]) == ["/a", "/c", "/cd"]
+    specs = [mf.file_spec("/etc/nginx/wpzo/sites/a.conf", "x"), mf.file_spec("/etc/other/b.conf", "x")]
+    assert mf.check_tree(specs, ["/etc/nginx-old/c.conf"], "/etc/nginx") == [
+        "/etc/other/b.conf: not under validate_tree /etc/nginx",
+        "/etc/nginx-old/c.conf: not under validate_tree /etc/nginx",
+    ]
+
+
+def test_apply_in_place_is_the_old_fallback(tmp_path):
+    reconcile([spec(tmp_path / "a.conf", body="old")])
+    before = (tmp_path / "a.conf").read_bytes()
+    specs = [spec(tmp_path / "a.conf", body="new")]
+    the_plan, existing = plan_for(specs)
+    seen = []
+    with pytest.raises(mf.ManagedFilesError, match="previous files restored"):
+        mf.apply_in_place(
+            the_plan, specs, existing, lambda: seen.append((tmp_path / "a.conf").read_bytes()) or (1, "", "bad")
+        )
+    assert seen[0].endswith(b"new\n")  # in place: the tool read the live path
+    assert (tmp_path / "a.conf").read_bytes() == before

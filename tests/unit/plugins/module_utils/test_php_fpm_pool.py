@@ -109,10 +109,13 @@ php_admin_value[open_basedir] = /srv/www/example.com
 php_admin_value[upload_tmp_dir] = /srv/www/example.com/tmp
 php_admin_value[session.save_path] = /srv/www/example.com/sessions
 php_admin_value[sys_temp_dir] = /srv/www/example.com/tmp
-php_admin_value[disable_functions] = exec,passthru,shell_exec,system,proc_open,popen,pcntl_exec,show_source
+php_admin_value[disable_functions] = exec,passthru,shell_exec,system,proc_open,popen,pcntl_exec,show_source,putenv,\
+symlink,link
 php_admin_value[memory_limit] = 256M
 php_admin_value[error_log] = /srv/www/example.com/logs/php-error.log
 php_admin_flag[log_errors] = on
+php_admin_flag[fastcgi.logging] = off
+php_admin_value[mail.force_extra_parameters] = "-i"
 """
 
 
@@ -764,3 +767,109 @@ def test_reconcile_rollback_restores_files(pool_dir, tmp_path):
         )
     after = snapshot(pool_dir)
     assert {k: v[:2] for k, v in after.items()} == {k: v[:2] for k, v in before.items()}
+
+
+# --- staged test and reload checks ------------------------------------------------------------------------------
+DEBIAN_CONF = """[global]
+pid = /run/php/php8.2-fpm.pid
+error_log = /var/log/php8.2-fpm.log
+;include=/etc/php/8.2/fpm/other/*.conf
+include=/etc/php/8.2/fpm/pool.d/*.conf
+"""
+
+
+def test_staged_main_config_points_the_include_at_the_staged_pools():
+    text = fpm.staged_main_config(DEBIAN_CONF, "/etc/php/8.2/fpm/pool.d", "/run/wpzo-validate-x/tree")
+    assert text == DEBIAN_CONF.replace(
+        "include=/etc/php/8.2/fpm/pool.d/*.conf", "include=/run/wpzo-validate-x/tree/*.conf"
+    )
+    assert ";include=/etc/php/8.2/fpm/other/*.conf\n" in text  # comments and other includes stay
+
+
+def test_staged_main_config_refuses_a_config_without_the_include():
+    with pytest.raises(ApplyError, match=r"no include=/etc/php/8\.2/fpm/pool\.d/"):
+        fpm.staged_main_config("[global]\ninclude=/elsewhere/*.conf\n", "/etc/php/8.2/fpm/pool.d", "/run/x")
+
+
+def test_config_pid_file():
+    assert fpm.config_pid_file(DEBIAN_CONF) == "/run/php/php8.2-fpm.pid"
+    assert fpm.config_pid_file(';pid = /run/x.pid\npid = "/run/y.pid"\n') == "/run/y.pid"
+    assert fpm.config_pid_file("[global]\n") is None
+
+
+def test_apply_tests_a_copy_of_the_pool_dir_before_any_rename(pool_dir):
+    desired, existing, the_plan = prepare(pool_dir)
+    before = snapshot(pool_dir)
+    seen = {}
+
+    def validator(staged):
+        seen["live"] = {k: v for k, v in snapshot(pool_dir).items() if not k.startswith(".wpzo-")}
+        seen["copy"] = sorted(os.listdir(staged.root))
+        seen["a"] = open_bytes(os.path.join(staged.root, "a.conf"))
+        return 0, "", ""
+
+    apply_plan(str(pool_dir), the_plan, desired, existing, validator, scratch_parent=str(pool_dir.parent))
+    assert seen["live"] == before
+    assert seen["copy"] == ["a.conf", "b.conf", "www.conf"]  # old.conf purged, www.conf kept
+    assert seen["a"] == desired[str(pool_dir / "a.conf")].encode()
+
+
+def test_a_failed_test_changes_nothing_live(pool_dir):
+    before = snapshot(pool_dir)
+    desired, existing, the_plan = prepare(pool_dir)
+    with pytest.raises(ApplyError, match="nothing changed"):
+        apply_plan(str(pool_dir), the_plan, desired, existing, Validator(rc=78), scratch_parent=str(pool_dir.parent))
+    assert snapshot(pool_dir) == before  # mtimes too: nothing was renamed and restored
+
+
+@pytest.fixture
+def running(tmp_path):
+    """A php-fpm 'master' (this test process) whose pid file was written at t=100 s."""
+    pid_file = tmp_path / "php-fpm.pid"
+    pid_file.write_text(str(os.getpid()))
+    os.utime(str(pid_file), ns=(100 * 10**9, 100 * 10**9))
+    return str(pid_file)
+
+
+def age(path, seconds):
+    os.utime(str(path), ns=(seconds * 10**9, seconds * 10**9))
+
+
+def test_reconcile_reports_a_reload_the_killed_run_never_made(pool_dir, tmp_path, running):
+    pools = [pool(name="a", root="/srv/www/a", listen=str(tmp_path / "a.sock"))]
+    kwargs = dict(validate=False, pid_file=running, scratch_parent=str(tmp_path))
+    first = reconcile(pools, str(pool_dir), **kwargs)
+    assert first["changed"] is True and first["reload_needed"] is True and "reload_reasons" not in first
+    # the killed run: the pool was written after the master's last load, no reload, no socket
+    second = reconcile(pools, str(pool_dir), **kwargs)
+    assert second["changed"] is True and second["added"] == [] and second["reload_needed"] is True
+    assert "socket %s is missing" % (tmp_path / "a.sock") in second["reload_reasons"]
+    assert "%s changed after the last load" % (pool_dir / "a.conf") in second["reload_reasons"]
+    # after the reload (master rewrote its pid file, socket there): nothing to do
+    (tmp_path / "a.sock").write_text("")
+    age(pool_dir / "a.conf", 50)
+    age(pool_dir, 50)
+    third = reconcile(pools, str(pool_dir), **kwargs)
+    assert (third["changed"], third["reload_needed"]) == (False, False)
+    assert "reload_reasons" not in third
+    # a pool removed (or a stray candidate deleted) after the last load changes the directory
+    age(pool_dir, 150)
+    assert reconcile(pools, str(pool_dir), **kwargs)["reload_reasons"] == ["%s changed after the last load" % pool_dir]
+
+
+def test_reconcile_without_a_running_master_reports_no_reload(pool_dir, tmp_path):
+    pools = [pool(name="a", root="/srv/www/a", listen=str(tmp_path / "a.sock"))]
+    reconcile(pools, str(pool_dir), validate=False, scratch_parent=str(tmp_path))
+    for pid_file in (None, str(tmp_path / "missing.pid")):
+        result = reconcile(pools, str(pool_dir), validate=False, pid_file=pid_file, scratch_parent=str(tmp_path))
+        assert (result["changed"], result["reload_needed"]) == (False, False)
+
+
+def test_reconcile_removes_candidates_a_killed_run_left(pool_dir, tmp_path):
+    (pool_dir / ".wpzo-abc123").write_bytes(managed())
+    reconcile([pool(name="a", root="/srv/www/a")], str(pool_dir), validate=False, scratch_parent=str(tmp_path))
+    assert not (pool_dir / ".wpzo-abc123").exists()
+    # check mode only looks
+    (pool_dir / ".wpzo-abc123").write_bytes(managed())
+    reconcile([pool(name="a", root="/srv/www/a")], str(pool_dir), check_mode=True, scratch_parent=str(tmp_path))
+    assert (pool_dir / ".wpzo-abc123").exists()
