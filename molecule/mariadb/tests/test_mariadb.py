@@ -18,11 +18,11 @@ QUOTED_SITE_GIVEN = 'it\'s "q" \\ $HOME %s 100% `x`'
 # domain -> database, also the name of its user
 LONG_DOMAIN = "a-very-long-subdomain-name-for-testing-limits.customer-department.example"
 LONG_DATABASE = "wp_a_very_long_subdomain_name_for_testing_limi_e47b3a44"  # 64 characters escaped in GRANT
+LONG_USER = "wp_a_very_long_subdomain_name_for_testing_limits_customer_department_example"  # 76: fits 80
 SITES = {
     "alpha.example": "wp_alpha_example",
     "beta.example": "wp_beta_example",
     "quoted.example": "wp_quoted_example",
-    LONG_DOMAIN: LONG_DATABASE,
 }
 
 
@@ -203,7 +203,7 @@ def test_site_user_is_refused_on_another_sites_database(as_site, user, other):
 def test_site_accounts_and_grants(host):
     rows = sql(host, "SELECT User, Host FROM mysql.user WHERE User LIKE 'wp\\_%' ORDER BY User, Host")
     assert rows == [
-        [LONG_DATABASE, "localhost"],
+        [LONG_USER, "localhost"],
         ["wp_alpha_example", "localhost"],
         ["wp_beta_example", "10.0.0.%"],
         ["wp_beta_example", "localhost"],
@@ -219,11 +219,12 @@ def test_site_accounts_and_grants(host):
 
 def test_a_long_domain_gets_a_database_its_grant_names_exactly(host, as_site):
     assert len(LONG_DATABASE.replace("_", "\\_")) == 64
-    grants = sql(host, "SHOW GRANTS FOR '%s'@'localhost'" % LONG_DATABASE)
+    grants = sql(host, "SHOW GRANTS FOR '%s'@'localhost'" % LONG_USER)
     assert grants[1] == [
-        "GRANT ALL PRIVILEGES ON `%s`.* TO `%s`@`localhost`" % (LONG_DATABASE.replace("_", "\\\\_"), LONG_DATABASE)
+        "GRANT ALL PRIVILEGES ON `%s`.* TO `%s`@`localhost`" % (LONG_DATABASE.replace("_", "\\\\_"), LONG_USER)
     ]
-    assert as_site(LONG_DATABASE, LONG_DATABASE, "SELECT 1").returncode == 0
+    created = as_site(LONG_USER, LONG_DATABASE, "CREATE TABLE verify_t (i INT); DROP TABLE verify_t")
+    assert created.returncode == 0, created.stderr
 
 
 def test_site_users_have_their_connection_limits(host):
@@ -268,7 +269,7 @@ def test_generated_passwords_are_stored_privately_and_match_the_server(host):
 
 def test_reconverge_kept_the_stored_passwords():
     first = sorted(os.listdir(FIRST_CREDENTIALS))
-    assert first == sorted([LONG_DATABASE, "wp_alpha_example", "wp_beta_example"])
+    assert first == sorted([LONG_USER, "wp_alpha_example", "wp_beta_example"])
     for name in first:
         with (
             open(os.path.join(FIRST_CREDENTIALS, name)) as before,
