@@ -319,6 +319,27 @@ def _discard(paths):
             os.unlink(path)
 
 
+def _directory_times(paths):
+    """{directory: (atime_ns, mtime_ns)} of the existing directories of ``paths``."""
+    times = {}
+    for directory in set(os.path.dirname(path) for path in paths):
+        try:
+            st = os.stat(directory)
+        except FileNotFoundError:
+            continue
+        times[directory] = (st.st_atime_ns, st.st_mtime_ns)
+    return times
+
+
+def _unstage(staged, times):
+    """Delete the staged files and give their directories back their times: a rejected candidate leaves no
+    trace, not even a directory newer than the service's last load (which would ask for a reload)."""
+    _discard(staged.values())
+    for directory, ns in times.items():
+        with contextlib.suppress(OSError):
+            os.utime(directory, ns=ns)
+
+
 def _validate(validator, by_path, staged, removed, tree, overlay, scratch_parent, what):
     scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=scratch_parent or default_scratch_parent())
     try:
@@ -365,12 +386,13 @@ def apply(
         if errors:
             raise ManagedFilesError("cannot test the %s on a copy of %s" % (what, tree), errors)
     staged = collections.OrderedDict()
+    times = _directory_times(the_plan.added + the_plan.updated)
     try:
         for path in the_plan.added + the_plan.updated:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             staged[path] = _write_temp(by_path[path])
     except OSError as exc:
-        _discard(staged.values())
+        _unstage(staged, times)
         raise ManagedFilesError("could not write the %s: %s" % (what, exc)) from exc
     if validator is not None:
         try:
@@ -378,10 +400,10 @@ def apply(
                 validator, by_path, staged, the_plan.removed, tree, overlay, scratch_parent, what
             )
         except BaseException:
-            _discard(staged.values())
+            _unstage(staged, times)
             raise
         if rc != 0:
-            _discard(staged.values())
+            _unstage(staged, times)
             output = (stderr or "").strip() or (stdout or "").strip() or "no output"
             raise ManagedFilesError(
                 "%s test failed (rc=%s), nothing changed: %s" % (what, rc, output),

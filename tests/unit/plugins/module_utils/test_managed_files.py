@@ -304,3 +304,14 @@ def test_apply_in_place_is_the_old_fallback(tmp_path):
         )
     assert seen[0].endswith(b"new\n")  # in place: the tool read the live path
     assert (tmp_path / "a.conf").read_bytes() == before
+
+
+def test_a_rejected_candidate_leaves_its_directory_as_old_as_it_was(tree, tmp_path):
+    # else the directory would look newer than the service's last load, and the next run would reload for nothing
+    directory = tree / "sites"
+    os.utime(str(directory), ns=(10**9, 2 * 10**9))
+    specs = [spec(directory / "new.conf", "broken")]
+    the_plan, existing = plan_for(specs)
+    with pytest.raises(mf.ManagedFilesError):
+        mf.apply(the_plan, specs, existing, lambda staged: (1, "", "bad"), scratch_parent=str(tmp_path / "run"))
+    assert os.stat(str(directory)).st_mtime_ns == 2 * 10**9
