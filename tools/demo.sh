@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: a full hosting server in a local container, provisioned with
 # playbooks/site.yml and inventories/demo; run again, it changes nothing.
-# `make demo-clean` removes it.
+# `make demo-clean` removes it. Options after `up` go to ansible-playbook (tools/demo.sh up -vvv).
 set -euo pipefail
 checkout="$(cd "$(dirname "$0")/.." && pwd)"
 container=wpzo-demo
@@ -16,7 +16,7 @@ case "${1:-up}" in
     echo "demo: removed the container $container (its passwords stay in $credentials)"
     exit 0 ;;
   up) ;;
-  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+  *) echo "usage: $0 up [ansible-playbook options] | down" >&2; exit 2 ;;
 esac
 
 cd "$checkout"
@@ -37,7 +37,7 @@ if [ -z "$(docker ps -q --filter "name=^${container}$")" ]; then
 fi
 
 ansible-playbook -i inventories/demo playbooks/site.yml \
-  -e "sites_wordpress_version=$version" -e "sites_wordpress_src=$archive"
+  -e "sites_wordpress_version=$version" -e "sites_wordpress_src=$archive" "${@:2}"
 
 port_suffix=""
 [ "$http_port" = 80 ] || port_suffix=":$http_port"

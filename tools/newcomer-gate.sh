@@ -2,7 +2,8 @@
 # `make newcomer`, a gate of `make test`: what a newcomer runs from a clean checkout, checked the way they
 # would look at it. `make demo`; both demo sites fetched over HTTP (status, title, no error page) and the
 # WordPress front page rendered by headless Chromium (a screenshot kept in build/newcomer/); `make demo` again
-# must report changed=0; `make demo-clean` at the end, whatever happened.
+# must report changed=0; a third run with -vvv too; no generated secret in any of their output or in the server's
+# logs (tools/secret_scan.py); `make demo-clean` at the end, whatever happened.
 set -euo pipefail
 checkout="$(cd "$(dirname "$0")/.." && pwd)"
 out="$checkout/build/newcomer"
@@ -59,4 +60,11 @@ make --no-print-directory demo 2>&1 | tee "$out/demo-second.log"
 second="$(recap "$out/demo-second.log")"
 [[ "$second" == *" changed=0 "* && "$second" == *" failed=0 "* ]] || fail "the second make demo was not changed=0: $second"
 check_page wordpress.localhost 'wpzo.hosting demo'
-log "passed: make demo, both sites served, rendered by Chromium, second run changed=0"
+
+log "the demo again with -vvv, for the secret scan: nothing may change, nothing secret printed"
+tools/demo.sh up -vvv >"$out/demo-verbose.log" 2>&1 || fail "the -vvv run failed (see $out/demo-verbose.log)"
+verbose="$(recap "$out/demo-verbose.log")"
+[[ "$verbose" == *" changed=0 "* && "$verbose" == *" failed=0 "* ]] || fail "the -vvv run was not changed=0: $verbose"
+python3 tools/secret_scan.py --store credentials/demo/wpzo-demo --container wpzo-demo \
+  "$out/demo-first.log" "$out/demo-second.log" "$out/demo-verbose.log" || fail "a secret was printed or logged"
+log "passed: make demo, both sites served, rendered by Chromium, second and -vvv runs changed=0, no secret printed"
