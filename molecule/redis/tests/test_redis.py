@@ -4,6 +4,7 @@ import hashlib
 import ipaddress
 import os
 import shlex
+import subprocess
 
 import pytest
 
@@ -73,6 +74,47 @@ def test_the_object_cache_drop_in_commands_work(host):
     assert "cached" in out.stdout.splitlines() and "PONG" in out.stdout.splitlines()
     assert redis(host, ALPHA, "SET", ALPHA + ":added", "1", "NX", "EX", "60") == "OK"
     assert redis(host, ALPHA, "INFO", "server").startswith("# Server")  # Redis Object Cache's diagnostics
+
+
+DROP_IN_DRIVER = r"""<?php
+// The object cache as WordPress drives it, through phpredis, as the site's Redis user.
+define( 'ABSPATH', '/tmp/' );
+define( 'WP_REDIS_PATH', '%(socket)s' );
+define( 'WP_REDIS_PASSWORD', array( '%(user)s', getenv( 'WPZO_REDIS_PASSWORD' ) ) );
+define( 'WP_REDIS_PREFIX', '%(user)s:' );
+set_error_handler( function ( $no, $message ) { fwrite( STDERR, "PHP error: $message\n" ); exit( 3 ); } );
+require '/tmp/object-cache.php';
+wp_cache_init();
+$cache = $GLOBALS['wp_object_cache'];
+$ok = $cache->is_connected();
+$ok = $ok && $cache->set( 'alloptions', array( 'siteurl' => 'https://alpha.example.com' ), 'options' );
+$ok = $ok && $cache->set( 'transient', 'short-lived', 'default', 60 );
+$ok = $ok && $cache->add( 'counter', 1, 'counts' ) && 3 === $cache->incr( 'counter', 2, 'counts' );
+$ok = $ok && $cache->delete( 'transient' );
+$fresh = new Wpzo_Object_Cache();  // a second request: read from Redis, not from the request cache
+$options = $fresh->get( 'alloptions', 'options', false, $found );
+$ok = $ok && $found && array( 'siteurl' => 'https://alpha.example.com' ) === $options;
+$ok = $ok && false === $fresh->get( 'transient', 'default', false, $found ) && ! $found;
+$ok = $ok && $fresh->flush() && false === ( new Wpzo_Object_Cache() )->get( 'alloptions', 'options' );
+echo $ok ? "drop-in ok\n" : "drop-in FAILED\n";
+"""
+
+
+def test_the_object_cache_drop_in_works_through_phpredis(host, instance_name):
+    """The collection's own drop-in (wordpress_object_cache), not a list of commands: what a site's PHP runs."""
+    from ansible_collections.wpzo.hosting.plugins.module_utils.wordpress_object_cache import OBJECT_CACHE_DROP_IN
+
+    driver = DROP_IN_DRIVER % {"socket": SOCKET, "user": ALPHA}
+    for path, content in (("/tmp/object-cache.php", OBJECT_CACHE_DROP_IN), ("/tmp/drive-cache.php", driver)):
+        subprocess.run(
+            ["docker", "exec", "-i", instance_name, "sh", "-c", "cat > " + path], input=content, text=True, check=True
+        )
+    host.run("chmod 0644 /tmp/object-cache.php /tmp/drive-cache.php")
+    run = host.run("runuser -u alpha -- env WPZO_REDIS_PASSWORD=%s php /tmp/drive-cache.php", stored(ALPHA))
+    assert run.stdout.strip() == "drop-in ok", run.stdout + run.stderr
+    assert "Redis unavailable" not in run.stderr and "NOPERM" not in run.stdout + run.stderr
+    generation = redis(host, "admin", "GET", ALPHA + ":generation")
+    assert generation.isdigit() and int(generation) >= 1  # flush() bumped the site's generation
 
 
 @pytest.mark.parametrize(
