@@ -43,7 +43,19 @@ DEFAULT_DISABLE_FUNCTIONS = [
     "popen",
     "pcntl_exec",
     "show_source",
+    # putenv: with it, LD_PRELOAD (or a sendmail option in the environment) reaches the program mail() runs,
+    # which is code execution past this list. symlink/link: a site's PHP has no business making links (nginx
+    # would not follow a link to a file the site does not own anyway). WordPress core calls none of them.
+    # mail() stays: wp_mail() calls it without checking that it exists (PHP 8 ends the request with a fatal
+    # error when it is disabled); its fifth argument, options for sendmail, is replaced by
+    # FORCED_MAIL_PARAMETERS, so a site cannot hand the MTA options of its own.
+    "putenv",
+    "symlink",
+    "link",
 ]
+# php_admin_value[mail.force_extra_parameters]: replaces mail()'s fifth argument (the options for sendmail,
+# exim's -be would run commands); -i is harmless and already in Debian's sendmail_path.
+FORCED_MAIL_PARAMETERS = "-i"
 
 PM_CHOICES = ("ondemand", "dynamic", "static")
 
@@ -107,6 +119,8 @@ MANAGED_INI_KEYS = frozenset(
         "memory_limit",
         "error_log",
         "log_errors",
+        "fastcgi.logging",
+        "mail.force_extra_parameters",
     )
 )
 
@@ -511,6 +525,10 @@ def render_pool(pool):
         "php_admin_value[memory_limit] = %s" % s(pool["memory_limit"]),
         "php_admin_value[error_log] = %s" % s(pool["error_log"]),
         "php_admin_flag[log_errors] = on",
+        # PHP's messages never go to the web server (nginx writes FastCGI stderr, newlines and all, into the
+        # error log fail2ban reads): a site cannot forge a line naming someone else's address.
+        "php_admin_flag[fastcgi.logging] = off",
+        "php_admin_value[mail.force_extra_parameters] = %s" % ini_quote(FORCED_MAIL_PARAMETERS),
     ]
     for prefix, values in (("php_admin", pool["php_admin_values"]), ("php", pool["php_values"])):
         for key in sorted(values):

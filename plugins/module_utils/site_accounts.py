@@ -9,32 +9,88 @@ __metaclass__ = type
 import collections
 
 Directory = collections.namedtuple("Directory", "path owner group mode")
+LogFile = collections.namedtuple("LogFile", "path owner group mode")
 Action = collections.namedtuple("Action", "site kind detail")
 # What is on the server: users {name: (uid, gid, home, shell)}, groups {name: gid},
 # members {group: set(names)}, dirs {path: (owner, group, mode) or None},
-# keys {SFTP keys file: content or None}.
-State = collections.namedtuple("State", "users groups members dirs keys")
+# keys {SFTP keys file: content or None},
+# logs {log dir: {entry name: (kind, owner, group, mode, links)}} (kind: file, link, dir or other).
+State = collections.namedtuple("State", "users groups members dirs keys logs", defaults=(None,))
 
-# The site tree. Root owns the site root so that sshd may jail SFTP logins there
-# (ChrootDirectory refuses a directory its user could write); the web server,
-# in the site's group, may enter the root and read public/ only; everything
-# else belongs to the site alone.
+# The site tree: (name, owner, mode); owner None is the site user. Root owns the site root so
+# that sshd may jail SFTP logins there (ChrootDirectory refuses a directory its user could
+# write); the web server, in the site's group, may enter the root and read public/ only.
+# Root owns logs/ too: nginx's master (root) opens access.log and error.log there and reopens
+# them on every USR1 and reload, php-fpm's master (root) appends to php-slow.log, fail2ban
+# reads them; a site that could rename or replace an entry there (a symbolic link to
+# /etc/ld.so.preload, say) would have root create and write a file of its choosing. The site
+# reads its logs through its group; it writes none of them but PHP's own error log.
 TREE = (
-    ("", "0710"),
-    ("public", "2750"),
-    ("logs", "0750"),
-    ("tmp", "0700"),
-    ("sessions", "0700"),
-    ("private", "0700"),
+    ("", "root", "0710"),
+    ("public", None, "2750"),
+    ("logs", "root", "0750"),
+    ("tmp", None, "0700"),
+    ("sessions", None, "0700"),
+    ("private", None, "0700"),
 )
+# The parent of the site roots (/srv/www): entered by all, listed by no site.
+PARENT_MODE = 0o711
+LOG_MODE = 0o640
 
 
 def site_directories(site):
     user, group, root = site["user"], site["group"], site["root"]
     return [
-        Directory(root + ("/" + name if name else ""), user if name else "root", group, int(mode, 8))
-        for name, mode in TREE
+        Directory(root + ("/" + name if name else ""), owner or user, group, int(mode, 8)) for name, owner, mode in TREE
     ]
+
+
+def log_dir(site):
+    return site["root"] + "/logs"
+
+
+def parent_directories(sites):
+    """The folders holding the site roots, root-owned and not listable: no tenant lists every domain."""
+    parents = sorted(set(site["root"].rsplit("/", 1)[0] for site in sites if site["state"] == "present"))
+    return [Directory(parent, "root", "root", PARENT_MODE) for parent in parents if parent]
+
+
+def log_files(site):
+    """The log files of a site's logs/: those root and the web server write (created root:<group> 0640, so
+    the site reads them), then those the site's own PHP writes (its error log: <user>:<group> 0640)."""
+    directory, group = log_dir(site), site["group"]
+    files = [LogFile("%s/%s" % (directory, name), "root", group, LOG_MODE) for name in site.get("log_files") or []]
+    files += [
+        LogFile("%s/%s" % (directory, name), site["user"], group, LOG_MODE) for name in site.get("own_log_files") or []
+    ]
+    return files
+
+
+def _log_actions(site, state, web_user):
+    """Entries of logs/ that root, nginx or fail2ban must not trust: anything but a regular file with one link
+    (a symbolic link, a folder, a hard link) is removed; a file root or nginx writes that the site owns or that
+    anyone may write is taken back (root:<group> 0640). The site's own error log (and its rotations) stay its."""
+    actions = []
+    name, group = site["user"], site["group"]
+    directory = log_dir(site)
+    entries = (state.logs or {}).get(directory) or {}
+    own = tuple(site.get("own_log_files") or [])
+    for entry in sorted(entries):
+        kind, owner, _group, mode, links = entries[entry]
+        path = "%s/%s" % (directory, entry)
+        if kind != "file" or links > 1:
+            actions.append(Action(name, "remove_log", path))
+        elif own and entry.startswith(own):
+            continue
+        elif owner not in ("root", web_user) or mode & 0o022:
+            actions.append(Action(name, "fix_log", LogFile(path, "root", group, LOG_MODE)))
+    for wanted in log_files(site):
+        current = entries.get(wanted.path.rsplit("/", 1)[1])
+        if current is None or current[0] != "file" or current[4] > 1:
+            actions.append(Action(name, "create_log", wanted))
+        elif wanted.owner != "root" and current[1:4] != (wanted.owner, wanted.group, wanted.mode):
+            actions.append(Action(name, "fix_log", wanted))
+    return actions
 
 
 def sftp_keys(site):
@@ -78,6 +134,8 @@ def _site_actions(site, state, web_group):
             actions.append(Action(name, "create_dir", directory))
         elif current != (directory.owner, directory.group, directory.mode):
             actions.append(Action(name, "fix_dir", directory))
+    # After the tree: logs/ is root's before anything in it is looked at or created.
+    actions.extend(_log_actions(site, state, web_group))
     return actions
 
 
@@ -106,6 +164,12 @@ def plan(sites, state, web_group, sftp_group="wpzo-sftp", keys_dir="/etc/ssh/wpz
     The keys file is written before the site user joins the SFTP group, and removed after it left.
     """
     actions = []
+    for directory in parent_directories(sites):
+        current = state.dirs.get(directory.path)
+        if current is None:
+            actions.append(Action("", "create_dir", directory))
+        elif current != (directory.owner, directory.group, directory.mode):
+            actions.append(Action("", "fix_dir", directory))
     wants_sftp = any(site["state"] == "present" and site.get("sftp_users") for site in sites)
     if wants_sftp and sftp_group not in state.groups:
         actions.append(Action("", "add_group", sftp_group))
@@ -125,7 +189,7 @@ def summarise(actions):
 
 def describe(action):
     detail = action.detail
-    if isinstance(detail, Directory):
+    if isinstance(detail, (Directory, LogFile)):
         return "%s %s (%s:%s %04o)" % (action.kind, detail.path, detail.owner, detail.group, detail.mode)
     if action.kind in ("add_member", "remove_member"):
         return "%s %s %s %s" % (action.kind, detail[0], "to" if action.kind == "add_member" else "from", detail[1])

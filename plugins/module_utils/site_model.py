@@ -64,6 +64,8 @@ DEFAULTS = {
     },
     "basic_auth": {"enabled": False, "realm": "Restricted", "users": []},
     "cron": True,
+    # XML-RPC (xmlrpc.php) of a WordPress site: off unless the site needs it (Jetpack, the mobile apps).
+    "xmlrpc": False,
     "sftp": [],
     # The site's MariaDB user: at most this many connections at once (0: only the server's own limit).
     "mariadb": {"max_user_connections": 30},
@@ -106,7 +108,7 @@ def _check_types(site, err):
     if not isinstance(site["aliases"], list):
         err("aliases: must be a list of host names")
         site["aliases"] = []
-    for field in ("redirect_aliases", "purge", "page_cache", "object_cache", "cron"):
+    for field in ("redirect_aliases", "purge", "page_cache", "object_cache", "cron", "xmlrpc"):
         if not isinstance(site[field], bool):
             err("%s: must be true or false" % field)
     for field, choices in (("kind", KINDS), ("state", ("present", "absent"))):
@@ -226,6 +228,7 @@ def _derive(site, domain, aliases):
     site["page_cache"] = site["page_cache"] and site["uses_php"]
     site["object_cache"] = site["object_cache"] and site["kind"] == "wordpress"
     site["cron"] = site["cron"] and site["kind"] == "wordpress"
+    site["xmlrpc"] = site["xmlrpc"] and site["kind"] == "wordpress"
     if site["kind"] == "wordpress" and not site["wordpress"]["title"]:
         site["wordpress"]["title"] = domain
     if site["kind"] == "redirect" and site["redirect_to"]:

@@ -28,9 +28,20 @@ def accounts(sites, redis_group=None):
             "state": site["state"],
             "remove_files": site["state"] == "absent",
             "sftp_users": [{"name": user["name"], "ssh_keys": user["ssh_keys"]} for user in site["sftp"]],
+            "log_files": list(NGINX_LOGS) + ([PHP_SLOW_LOG] if site["uses_php"] else []),
+            "own_log_files": [PHP_ERROR_LOG] if site["uses_php"] else [],
         }
         for site in sites
     ]
+
+
+# The files of a site's logs/ (root's folder, readable by the site): nginx's master opens its two, php-fpm's
+# master appends to the slow log; the site's PHP writes its own error log only.
+NGINX_LOGS = ("access.log", "error.log")
+PHP_SLOW_LOG = "php-slow.log"
+PHP_ERROR_LOG = "php-error.log"
+# HSTS only where browsers trust the certificate: on a self-signed host it would lock visitors out.
+TRUSTED_TLS_MODES = ("letsencrypt", "custom")
 
 
 def pools(sites):
@@ -110,6 +121,18 @@ def wordpress(sites, secrets, core):
     return result
 
 
+def certificates(sites):
+    """The input of wpzo.hosting.certificate_names: each TLS site's certificate and the names it must carry."""
+    return [
+        {
+            "domain": site["domain"],
+            "path": site["tls"]["certificate"],
+            "names": site["server_names"] + site["redirect_names"],
+        }
+        for site in sites
+    ]
+
+
 def vhosts(sites):
     """The nginx role's vhost interface (docs/roles/nginx.md), for every present site."""
     result = []
@@ -117,6 +140,7 @@ def vhosts(sites):
         if site["state"] != "present":
             continue
         tls = site["tls"]
+        trusted = tls["enabled"] and tls["mode"] in TRUSTED_TLS_MODES
         result.append(
             {
                 "domain": site["domain"],
@@ -132,9 +156,10 @@ def vhosts(sites):
                     "mode": tls["mode"],
                     "certificate": tls["certificate"] or "",
                     "certificate_key": tls["certificate_key"] or "",
-                    "hsts": tls["enabled"] and tls["hsts"],
-                    "hsts_preload": tls["enabled"] and tls["hsts"] and tls["hsts_preload"],
+                    "hsts": trusted and tls["hsts"],
+                    "hsts_preload": trusted and tls["hsts"] and tls["hsts_preload"],
                 },
+                "xmlrpc": site["xmlrpc"],
                 "page_cache": site["page_cache"],
                 "basic_auth_file": site["basic_auth_file"],
                 "client_max_body_size": site["client_max_body_size"],
@@ -151,13 +176,17 @@ def unit_base(kind, site):
     return "wpzo-%s-%s" % (kind, site["system_user"])
 
 
-def site_units(sites, php_binary, schedule, purge_command, systemd_dir="/etc/systemd/system", spread="4min"):
+def site_units(
+    sites, php_binary, schedule, purge_command, systemd_dir="/etc/systemd/system", spread="4min", timeout="15min"
+):
     """systemd units of every present site: WordPress cron (a service and a timer per site), and one service
     watching the tmp/ folders of every page-cache site with a single inotify instance, which purges the page
     cache of a site when its purge-request file is written. The site's PHP cannot run the root-only purge
     command itself. (A path unit holds an inotify instance per watched path: with a hundred sites they run
     out of the kernel's 128 per user.) Each cron timer fires at its own fixed offset of up to ``spread``
-    after the scheduled time, so hundreds of sites do not all start PHP at once.
+    after the scheduled time, so hundreds of sites do not all start PHP at once, and is killed after ``timeout``
+    (TimeoutStartSec: a oneshot service is "starting" while it runs, and RuntimeMaxSec does not apply to it), so
+    a hung run does not block every later one.
     """
     files = []
     for site in sites:
@@ -169,7 +198,7 @@ def site_units(sites, php_binary, schedule, purge_command, systemd_dir="/etc/sys
                 "[Unit]", "Description=WordPress cron of %s" % site["domain"], "",
                 "[Service]", "Type=oneshot", "User=%s" % site["system_user"], "Group=%s" % site["system_group"],
                 "WorkingDirectory=%s" % site["docroot"],
-                "ExecStart=%s -f %s/wp-cron.php" % (php_binary, site["docroot"]),
+                "ExecStart=%s -f %s/wp-cron.php" % (php_binary, site["docroot"]), "TimeoutStartSec=%s" % timeout,
                 "Nice=10", "IOSchedulingClass=idle", "NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectSystem=full",
                 "ProtectHome=yes",
             ])})  # fmt: skip

@@ -48,7 +48,8 @@ from ansible_collections.wpzo.hosting.plugins.module_utils.wordpress_object_cach
 MARKER = "Managed by wpzo.hosting.wordpress - do not edit"
 MARKER_SCAN_BYTES = 512
 CONFIG_NAME = "wp-config.php"
-CONFIG_MODE = 0o640
+# The site's PHP alone reads it: the web server, in the site's group, never needs the database password.
+CONFIG_MODE = 0o600
 MU_PLUGIN_MODE = 0o644
 MARKER_FILE_MODE = 0o600
 
@@ -1531,7 +1532,8 @@ def reconcile_site(site, ctx, progress=None):
                 before_text = state.config.content.decode("utf-8", "replace") if state.config.content else None
                 before, after = config_diff_texts(site, before_text, plan.config_text)
                 if not plan.config_content_changed:
-                    after += "// (owner, group or mode corrected to %s:%s 0640)\n" % (site["owner"], site["group"])
+                    owner = "%s:%s %04o" % (site["owner"], site["group"], CONFIG_MODE)
+                    after += "// (owner, group or mode corrected to %s)\n" % owner
             diffs.append(
                 {
                     "before_header": config_path if state.config.kind != "missing" else "/dev/null",

@@ -15,9 +15,17 @@ description:
   - For each site, a system group and user (no login shell, home at the site root) and the tree
     C(<root>/{public,logs,tmp,sessions,private}). The site root belongs to root (mode 0710, the site's group), so
     sshd can jail SFTP logins in it, and the site's own code cannot plant C(.ssh/authorized_keys) in its home;
-    the directories below belong to the site user.
+    the directories below belong to the site user, but C(logs/).
   - The web server's group (O(web_group)) becomes a member of each site group, so nginx may enter the site root
     and read C(public/) (2750) but nothing else; C(tmp), C(sessions) and C(private) are 0700.
+  - C(logs/) belongs to root (0750, the site's group). The masters of nginx and php-fpm (root) open the logs
+    there by name, so the site must not be able to rename or replace an entry (a symbolic link would have root
+    create and write a file the site chooses). The site reads its logs and writes only its own PHP error log.
+    The files of O(sites[].log_files) are created C(root:<group>) 0640, those of O(sites[].own_log_files)
+    C(<user>:<group>) 0640. An existing C(logs/) (of an older layout) is taken over. Anything there but a
+    regular file with a single link is removed, and a log the site owns or anyone may write is given back to
+    root, but the site's own error logs.
+  - The folder holding the site roots (C(/srv/www)) is made root's, mode 0711. Every site enters it, none lists it.
     Sites cannot read each other's files.
   - A site with O(sites[].sftp_users) gets SFTP logins as its own user; every listed person's keys go into the
     root-owned file C(<sftp_keys_dir>/<user>), under a comment naming the person, and the site user joins
@@ -67,6 +75,16 @@ options:
         description: With O(sites[].state=absent), also delete the site root.
         type: bool
         default: false
+      log_files:
+        description: Log files in C(<root>/logs) that root or the web server write (nginx's, php-fpm's slow log).
+        type: list
+        elements: str
+        default: []
+      own_log_files:
+        description: Log files in C(<root>/logs) the site's own processes write (PHP's error log), with their rotations.
+        type: list
+        elements: str
+        default: []
       sftp_users:
         description: People who may log in over SFTP as the site's user, jailed in the site root.
         type: list
@@ -133,6 +151,7 @@ actions:
            "write_sftp_keys /etc/ssh/wpzo-sftp/example_com", "add_member example_com to wpzo-sftp"]
 """
 
+import contextlib
 import grp
 import os
 import pwd
@@ -149,8 +168,19 @@ def read_state(sites, keys_dir):
     members = dict((g.gr_name, set(g.gr_mem)) for g in grp.getgrall())
     uid_names = dict((uid, name) for name, (uid, _gid, _home, _shell) in users.items())
     gid_names = dict((gid, name) for name, gid in groups.items())
-    dirs, keys = {}, {}
+    dirs, keys, logs = {}, {}, {}
+
+    def owner_group_mode(st):
+        return uid_names.get(st.st_uid, st.st_uid), gid_names.get(st.st_gid, st.st_gid), stat.S_IMODE(st.st_mode)
+
+    for directory in accounts.parent_directories(sites):
+        try:
+            dirs[directory.path] = owner_group_mode(os.lstat(directory.path))
+        except FileNotFoundError:
+            dirs[directory.path] = None
     for site in sites:
+        if site["state"] == "present":
+            logs[accounts.log_dir(site)] = read_log_dir(accounts.log_dir(site), owner_group_mode)
         for directory in accounts.site_directories(site):
             try:
                 st = os.lstat(directory.path)
@@ -164,7 +194,68 @@ def read_state(sites, keys_dir):
             )
         path = accounts.keys_file(site, keys_dir)
         keys[path] = read_text(path)
-    return accounts.State(users, groups, members, dirs, keys)
+    return accounts.State(users, groups, members, dirs, keys, logs)
+
+
+def read_log_dir(path, owner_group_mode):
+    entries = {}
+    try:
+        scan = list(os.scandir(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return entries
+    for entry in scan:
+        st = entry.stat(follow_symlinks=False)
+        if stat.S_ISLNK(st.st_mode):
+            kind = "link"
+        elif stat.S_ISREG(st.st_mode):
+            kind = "file"
+        elif stat.S_ISDIR(st.st_mode):
+            kind = "dir"
+        else:
+            kind = "other"
+        entries[entry.name] = (kind, *owner_group_mode(st), st.st_nlink)
+    return entries
+
+
+def remove_entry(path):
+    """Remove a directory entry without following it: a link goes, never what it points to."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def own_log(detail, create):
+    """Create (or take over) a log file through a descriptor that never follows a link: a regular file with a
+    single link, owned and moded as detail says; anything else in its place is removed first."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    fd = None
+    for _attempt in range(2):
+        try:
+            fd = os.open(detail.path, (os.O_WRONLY | os.O_CREAT | os.O_EXCL | flags) if create else flags, detail.mode)
+        except FileExistsError:
+            create = False
+            continue
+        except (OSError, ValueError):
+            remove_entry(detail.path)
+            create = True
+            continue
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+            os.close(fd)
+            fd = None
+            remove_entry(detail.path)
+            create = True
+            continue
+        break
+    if fd is None:
+        raise OSError("could not create %s as a regular file" % detail.path)
+    try:
+        os.fchown(fd, pwd.getpwnam(detail.owner).pw_uid, grp.getgrnam(detail.group).gr_gid)
+        os.fchmod(fd, detail.mode)
+    finally:
+        os.close(fd)
 
 
 def read_text(path):
@@ -211,6 +302,10 @@ def apply(module, sites_by_user, action):
             os.makedirs(detail.path, exist_ok=True)
         os.chown(detail.path, pwd.getpwnam(detail.owner).pw_uid, grp.getgrnam(detail.group).gr_gid)
         os.chmod(detail.path, detail.mode)
+    elif kind in ("create_log", "fix_log"):
+        own_log(detail, kind == "create_log")
+    elif kind == "remove_log":
+        remove_entry(detail)
     elif kind == "remove_tree":
         shutil.rmtree(detail)
     elif kind == "remove_user":
@@ -245,6 +340,8 @@ def main():
                     shell=dict(type="path", default="/usr/sbin/nologin"),
                     state=dict(type="str", choices=["present", "absent"], default="present"),
                     remove_files=dict(type="bool", default=False),
+                    log_files=dict(type="list", elements="str", default=[]),
+                    own_log_files=dict(type="list", elements="str", default=[]),
                     sftp_users=dict(
                         type="list",
                         elements="dict",
@@ -268,6 +365,9 @@ def main():
         if not site["root"].startswith("/") or site["root"].rstrip("/").count("/") < 2:
             module.fail_json(msg="site %s: root %r must be a directory below / such as /srv/www/<domain>"
                              % (site["user"], site["root"]))  # fmt: skip
+        for name in site["log_files"] + site["own_log_files"]:
+            if not name or "/" in name or name in (".", ".."):
+                module.fail_json(msg="site %s: log file %r must be a plain file name" % (site["user"], name))
         sites.append(site)
     sftp_group, keys_dir = module.params["sftp_group"], module.params["sftp_keys_dir"]
     state = read_state(sites, keys_dir)

@@ -28,9 +28,9 @@ description:
     C(WP_SITEURL), C(DISALLOW_FILE_EDIT), C(WP_AUTO_UPDATE_CORE), C(FORCE_SSL_ADMIN), C(DISABLE_WP_CRON),
     C(WP_CACHE), the Redis object-cache constants, O(sites[].extra_constants)) and starts with the marker line
     C(// Managed by wpzo.hosting.wordpress - do not edit). It is written atomically as the site user, group
-    O(sites[].group), mode C(0640). The eight keys and salts are generated once (64 characters each, from
-    Python's C(secrets)) and read back from the existing file on later runs. Values are written as PHP
-    single-quoted strings with C(\\) and C(') escaped, so any password works.
+    O(sites[].group), mode C(0600) (the web server never reads it). The eight keys and salts are generated once
+    (64 characters each, from Python's C(secrets)) and read back from the existing file on later runs. Values are
+    written as PHP single-quoted strings with C(\\) and C(') escaped, so any password works.
   - An existing C(wp-config.php) without the marker is an error unless O(sites[].adopt_config=true).
   - B(Installation.) The WordPress installer (C(wp_install())) runs through php-cli as the site user, with a
     small program passed on standard input; the admin password and every other secret stay off command lines.

@@ -124,9 +124,12 @@ def test_unknown_name_gets_its_tls_handshake_refused(host):
     assert fetch(host, "https://127.0.0.1/").rc == CURL_TLS_HANDSHAKE_FAILED
 
 
-def test_a_known_sni_with_a_foreign_host_header_gets_nothing(host):
-    response = fetch(host, "https://wp.test/", "-H", "Host: unknown.test")
-    assert response.rc == CURL_EMPTY_REPLY or response.status == 0
+def test_a_known_sni_with_a_foreign_host_header_gets_421(host):
+    # 421 Misdirected Request: an HTTP/2 client that reused a connection retries on a new one.
+    for options in ((), ("--http2",)):
+        response = fetch(host, "https://wp.test/", "-H", "Host: unknown.test", *options)
+        assert response.status == 421, options
+        assert "wordpress front page" not in response.body
 
 
 def test_acme_challenges_answer_for_any_name_on_port_80(host):
@@ -277,6 +280,35 @@ def test_php_in_uploads_is_not_executed(host):
     assert fetch(host, "https://wp.test/wp-content/uploads/2024/01/photo.txt").body == "an uploaded file\n"
 
 
+def test_xmlrpc_is_off_unless_the_site_asks_for_it(host):
+    response = fetch(host, "https://wp.test/xmlrpc.php", "--data", "<methodCall/>")
+    assert response.status == 403
+    assert "xmlrpc" not in response.body
+
+
+def test_editor_and_backup_leftovers_are_denied(host):
+    host.run("for f in index.html.bak index.html~ index.html.swp dump.sql debug.log; do"
+             " cp /srv/www/static.test/public/index.html /srv/www/static.test/public/$f; done")  # fmt: skip
+    try:
+        for name in ("index.html.bak", "index.html~", "index.html.swp", "dump.sql", "debug.log"):
+            response = fetch(host, f"http://static.test/{name}")
+            assert response.status == 403, name
+            assert "static site works" not in response.body, name
+    finally:
+        host.run("cd /srv/www/static.test/public && rm -f index.html.bak index.html~ index.html.swp dump.sql debug.log")
+
+
+def test_a_link_to_a_file_of_another_owner_is_not_followed(host):
+    host.run("ln -sfn /srv/www/private.test/private/htpasswd /srv/www/static.test/public/leak.txt"
+             " && chown -h nobody /srv/www/static.test/public/leak.txt")  # fmt: skip
+    try:
+        response = fetch(host, "http://static.test/leak.txt")
+        assert response.status == 403
+        assert "tester:" not in response.body
+    finally:
+        host.run("rm -f /srv/www/static.test/public/leak.txt")
+
+
 def test_wp_config_is_denied(host):
     response = fetch(host, "https://wp.test/wp-config.php")
     assert response.status == 403
@@ -333,6 +365,7 @@ def test_page_cache_hit_after_miss(host):
         ("/wp-admin/", ()),
         ("/feed/", ()),
         ("/", ("-X", "POST")),
+        ("/", ("-u", "someone:password")),
     ],
 )
 def test_page_cache_bypass(host, path, options):

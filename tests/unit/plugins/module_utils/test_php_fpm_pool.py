@@ -109,10 +109,13 @@ php_admin_value[open_basedir] = /srv/www/example.com
 php_admin_value[upload_tmp_dir] = /srv/www/example.com/tmp
 php_admin_value[session.save_path] = /srv/www/example.com/sessions
 php_admin_value[sys_temp_dir] = /srv/www/example.com/tmp
-php_admin_value[disable_functions] = exec,passthru,shell_exec,system,proc_open,popen,pcntl_exec,show_source
+php_admin_value[disable_functions] = exec,passthru,shell_exec,system,proc_open,popen,pcntl_exec,show_source,putenv,\
+symlink,link
 php_admin_value[memory_limit] = 256M
 php_admin_value[error_log] = /srv/www/example.com/logs/php-error.log
 php_admin_flag[log_errors] = on
+php_admin_flag[fastcgi.logging] = off
+php_admin_value[mail.force_extra_parameters] = "-i"
 """
 
 

@@ -18,7 +18,11 @@ def converged_state(site):
     groups = {site["group"]: 990, "www-data": 33}
     members = {site["group"]: {"www-data"}}
     dirs = {d.path: (d.owner, d.group, d.mode) for d in accounts.site_directories(site)}
-    return accounts.State(users, groups, members, dirs, {})
+    dirs["/srv/www"] = ("root", "root", 0o711)
+    logs = {"/srv/www/a.example/logs": {}}
+    for log in accounts.log_files(site):
+        logs["/srv/www/a.example/logs"][log.path.rsplit("/", 1)[1]] = ("file", log.owner, log.group, log.mode, 1)
+    return accounts.State(users, groups, members, dirs, {}, logs)
 
 
 def with_sftp(state, keys=KEYS):
@@ -38,7 +42,7 @@ def plan(sites, state):
 
 def test_new_site_gets_group_user_membership_and_tree():
     actions = plan([SITE], accounts.State({}, {"www-data": 33}, {}, {}, {}))
-    assert kinds(actions) == ["add_group", "add_user", "add_member"] + ["create_dir"] * 6
+    assert kinds(actions) == ["create_dir", "add_group", "add_user", "add_member"] + ["create_dir"] * 6
     assert accounts.summarise(actions) == (["a_example"], [], [])
 
 
@@ -55,6 +59,7 @@ def test_tree_modes_keep_sites_apart_and_let_the_web_server_read_public_only():
 def test_the_site_root_belongs_to_root_so_sshd_can_jail_there_and_php_cannot_plant_ssh_keys():
     owners = {d.path: d.owner for d in accounts.site_directories(SITE)}
     assert owners.pop("/srv/www/a.example") == "root"
+    assert owners.pop("/srv/www/a.example/logs") == "root"
     assert set(owners.values()) == {"a_example"}
 
 
@@ -116,3 +121,74 @@ def test_a_site_without_sftp_users_any_more_leaves_the_group_and_loses_its_keys(
 def test_removing_a_site_removes_its_keys_file_too():
     gone = dict(WITH_SFTP, state="absent")
     assert kinds(plan([gone], with_sftp(converged_state(SITE)))) == ["remove_user", "remove_group", "remove_sftp_keys"]
+
+
+LOGGED = dict(SITE, log_files=["access.log", "error.log", "php-slow.log"], own_log_files=["php-error.log"])
+LOGS = "/srv/www/a.example/logs"
+
+
+def test_a_site_lists_no_other_site_and_its_logs_are_roots_that_it_reads():
+    [parent] = accounts.parent_directories([SITE, dict(SITE, root="/srv/www/b.example")])
+    assert parent == accounts.Directory("/srv/www", "root", "root", 0o711)
+    logs = {d.path: d for d in accounts.site_directories(SITE)}[LOGS]
+    assert (logs.owner, logs.group, logs.mode) == ("root", "a_example", 0o750)
+    files = {f.path.rsplit("/", 1)[1]: (f.owner, f.group, oct(f.mode)) for f in accounts.log_files(LOGGED)}
+    assert files == {
+        "access.log": ("root", "a_example", "0o640"),
+        "error.log": ("root", "a_example", "0o640"),
+        "php-slow.log": ("root", "a_example", "0o640"),
+        "php-error.log": ("a_example", "a_example", "0o640"),
+    }
+
+
+def test_new_site_gets_its_log_files_created_after_its_tree():
+    actions = plan([LOGGED], accounts.State({}, {"www-data": 33}, {}, {}, {}))
+    assert kinds(actions)[-4:] == ["create_log"] * 4
+    assert accounts.describe(actions[-1]) == "create_log %s/php-error.log (a_example:a_example 0640)" % LOGS
+
+
+def test_converged_logs_need_nothing_also_once_nginx_reopened_them_as_its_user():
+    state = converged_state(LOGGED)
+    state.logs[LOGS]["access.log"] = ("file", "www-data", "a_example", 0o644, 1)
+    state.logs[LOGS]["access.log.2.gz"] = ("file", "root", "a_example", 0o640, 1)
+    state.logs[LOGS]["php-error.log.1"] = ("file", "a_example", "a_example", 0o644, 1)
+    assert plan([LOGGED], state) == []
+
+
+def test_the_old_layout_is_taken_over_links_go_and_the_sites_logs_become_roots():
+    state = converged_state(LOGGED)
+    state.dirs[LOGS] = ("a_example", "a_example", 0o750)
+    state.logs[LOGS].update({
+        "access.log": ("link", "a_example", "a_example", 0o777, 1),
+        "error.log": ("file", "a_example", "a_example", 0o644, 1),
+        "php-slow.log": ("file", "root", "a_example", 0o666, 1),
+        "shadow.log": ("file", "root", "root", 0o640, 2),
+        "sub": ("dir", "a_example", "a_example", 0o755, 2),
+        "error.log.1": ("file", "a_example", "a_example", 0o644, 1),
+    })  # fmt: skip
+    actions = plan([LOGGED], state)
+    described = [accounts.describe(a) for a in actions]
+    assert described == [
+        "fix_dir %s (root:a_example 0750)" % LOGS,
+        "remove_log %s/access.log" % LOGS,
+        "fix_log %s/error.log (root:a_example 0640)" % LOGS,
+        "fix_log %s/error.log.1 (root:a_example 0640)" % LOGS,
+        "fix_log %s/php-slow.log (root:a_example 0640)" % LOGS,
+        "remove_log %s/shadow.log" % LOGS,
+        "remove_log %s/sub" % LOGS,
+        "create_log %s/access.log (root:a_example 0640)" % LOGS,
+    ]
+
+
+def test_the_sites_own_error_log_is_given_back_to_it():
+    state = converged_state(LOGGED)
+    state.logs[LOGS]["php-error.log"] = ("file", "root", "root", 0o600, 1)
+    assert [accounts.describe(a) for a in plan([LOGGED], state)] == [
+        "fix_log %s/php-error.log (a_example:a_example 0640)" % LOGS
+    ]
+
+
+def test_a_listable_parent_is_fixed():
+    state = converged_state(SITE)
+    state.dirs["/srv/www"] = ("root", "root", 0o755)
+    assert [accounts.describe(a) for a in plan([SITE], state)] == ["fix_dir /srv/www (root:root 0711)"]

@@ -48,6 +48,7 @@ def test_units_cron_per_wordpress_site_and_one_purge_watcher_for_all():
     service = next(f["content"] for f in files if f["path"].endswith("wp-cron-blog_example.service"))
     assert "User=blog_example" in service
     assert "ExecStart=/usr/bin/php8.2 -f /srv/www/blog.example/public/wp-cron.php" in service
+    assert "TimeoutStartSec=15min" in service  # a hung run is killed, the next ones start
     timer = next(f["content"] for f in files if f["path"].endswith("wp-cron-blog_example.timer"))
     assert "RandomizedDelaySec=4min\nFixedRandomDelay=true" in timer  # sites start at their own fixed offsets
     watcher = next(f["content"] for f in files if f["path"].endswith("wpzo-cache-purge.service"))
@@ -93,3 +94,44 @@ def test_wordpress_input_carries_names_secrets_and_core_source():
     assert entry["core_url"] == "http://x/wp.tgz" and "core_src" not in entry
     (local,) = site_resources.wordpress(SITES, secrets, {"version": "6.1.9", "src": "/var/lib/wpzo/wordpress/wp.tgz"})
     assert local["core_src"] == "/var/lib/wpzo/wordpress/wp.tgz" and "core_url" not in local
+
+
+def test_site_logs_nginx_and_php_fpm_write_are_roots_and_php_writes_only_its_error_log():
+    accounts = {a["user"]: a for a in site_resources.accounts(SITES)}
+    assert accounts["blog_example"]["log_files"] == ["access.log", "error.log", "php-slow.log"]
+    assert accounts["blog_example"]["own_log_files"] == ["php-error.log"]
+    assert accounts["static_example"]["log_files"] == ["access.log", "error.log"]
+    assert accounts["static_example"]["own_log_files"] == []
+
+
+def test_hsts_only_with_a_certificate_browsers_trust_and_xmlrpc_only_when_asked():
+    sites = site_model.normalise_sites(
+        [
+            {"domain": "self.example", "kind": "static", "tls": "selfsigned"},
+            {"domain": "acme.example", "kind": "static", "tls": {"mode": "letsencrypt", "hsts_preload": True}},
+            {"domain": "wp.example", "wordpress": {"admin_email": "a@b.example"}},
+            {"domain": "jetpack.example", "xmlrpc": True, "wordpress": {"admin_email": "a@b.example"}},
+            {"domain": "plain.example", "kind": "static", "xmlrpc": True},
+        ]
+    )
+    vhosts = {v["domain"]: v for v in site_resources.vhosts(sites)}
+    assert (vhosts["self.example"]["tls"]["hsts"], vhosts["self.example"]["tls"]["hsts_preload"]) == (False, False)
+    assert (vhosts["acme.example"]["tls"]["hsts"], vhosts["acme.example"]["tls"]["hsts_preload"]) == (True, True)
+    assert {domain: v["xmlrpc"] for domain, v in vhosts.items()} == {
+        "self.example": False,
+        "acme.example": False,
+        "wp.example": False,
+        "jetpack.example": True,
+        "plain.example": False,
+    }
+
+
+def test_xmlrpc_must_be_a_boolean():
+    try:
+        site_model.normalise_sites(
+            [{"domain": "a.example", "xmlrpc": "yes", "wordpress": {"admin_email": "a@b.example"}}]
+        )
+    except site_model.SiteModelError as exc:
+        assert exc.errors == ["site a.example (wpzo_sites[0]): xmlrpc: must be true or false"]
+    else:
+        raise AssertionError("xmlrpc: yes was accepted")
