@@ -4,6 +4,8 @@
 # goes to build/molecule/<scenario>.log; a line per finished scenario says how long it took; the logs of the
 # failed ones are printed at the end, and the exit status says whether all passed.
 set -uo pipefail
+# Plain text in the log files.
+export NO_COLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=false
 checkout="$(cd "$(dirname "$0")/.." && pwd)"
 logs="$checkout/build/molecule"
 jobs="${WPZO_MOLECULE_JOBS:-2}"

@@ -39,6 +39,7 @@ def site_resources_for(sites, kind, **options):
         "unit_triggers": site_resources.site_unit_triggers,
         "wordpress": site_resources.wordpress,
         "vhosts": site_resources.vhosts,
+        "certificates": site_resources.certificates,
     }
     if kind not in builders:
         raise AnsibleFilterError("site_resources: unknown kind %r, expected one of %s" % (kind, ", ".join(builders)))
