@@ -1,8 +1,8 @@
 """Lynis' view of a server converged with base + nginx + fail2ban (docs/security.md explains it).
 
 Prints the hardening index with the warnings and suggestions (molecule.yml runs the verifier with
--s so they appear in Molecule's output). The index is a figure to read, not a pass mark: the
-test only fails when lynis cannot audit or a finding docs/security.md calls fixed comes back.
+-s so they appear in Molecule's output). The test fails when lynis cannot audit, when the index falls
+below its floor, or when a finding docs/security.md calls fixed comes back.
 """
 
 import pytest
@@ -15,6 +15,9 @@ FIXED = [
     ("PKGS-7420", "automatically apply upgrades"),  # base: unattended security upgrades
     ("DEB-0880", "Install fail2ban"),  # fail2ban
 ]
+# The hardening index of base + nginx + fail2ban was 71 (lynis 3.0.8, docs/security.md); the bare image scores 59.
+# A change that costs more than a couple of points (a hardening undone) fails the test.
+HARDENING_INDEX_FLOOR = 69
 # The only sshd settings lynis may still suggest: left on purpose (docs/security.md).
 SSH_LEFT = ("MaxSessions", "Port")
 
@@ -44,7 +47,7 @@ def test_print_the_hardening_index(lynis_report):
     print(f"suggestions ({len(suggestions)}):")
     for suggestion in suggestions:
         print(f"  {suggestion}")
-    assert 0 < index <= 100
+    assert HARDENING_INDEX_FLOOR <= index <= 100, f"hardening index {index}, below {HARDENING_INDEX_FLOOR}"
 
 
 def test_fixed_findings_stay_fixed(lynis_report):
