@@ -210,20 +210,30 @@ def test_wordpress_site_health_reports_no_critical_problem(host):
     assert critical <= NEEDS_INTERNET, f"critical Site Health results: {sorted(critical - NEEDS_INTERNET)}"
 
 
-def run_sites_playbook(sites):
+def sites_playbook(sites, *options):
+    """playbooks/sites.yml with this site list (and ansible-playbook options); the completed process."""
     with tempfile.NamedTemporaryFile("w", suffix=".json") as extra:
         json.dump({"wpzo_sites": sites}, extra)
         extra.flush()
         playbook = Path(__file__).parents[3] / "playbooks" / "sites.yml"
-        result = subprocess.run(
-            [str(ANSIBLE_BIN / "ansible-playbook"), "-i", INVENTORY, str(playbook), "-e", f"@{extra.name}"],
+        return subprocess.run(
+            [str(ANSIBLE_BIN / "ansible-playbook"), "-i", INVENTORY, str(playbook), "-e", f"@{extra.name}", *options],
             capture_output=True, text=True, check=False, timeout=900,
             env=dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1"),
         )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def recap(result):
     recaps = [line for line in result.stdout.splitlines() if re.match(r"^wpzo-sites\s+:", line)]
     assert recaps, result.stdout[-3000:] + result.stderr[-2000:]
     return recaps[-1]
+
+
+def run_sites_playbook(sites, *options):
+    """A sites.yml run that must succeed; its recap line."""
+    result = sites_playbook(sites, *options)
+    assert result.returncode == 0, result.stdout[-3000:]
+    return recap(result)
 
 
 def inventory_sites():

@@ -5,54 +5,21 @@ Runs after test_sites.py (file order), which removed gone.example.test: the site
 """
 
 import datetime
-import json
-import os
 import re
 import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from test_sites import inventory_sites, run_sites_playbook, sites_playbook
 
-INVENTORY = str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
-ANSIBLE_BIN = Path(sys.executable).parent
-PLAYBOOK = Path(__file__).parents[3] / "playbooks" / "sites.yml"
 STATIC, SECURE, GONE, CUSTOM = "static.example.test", "secure.example.test", "gone.example.test", "custom.example.test"
-
-
-def sites_playbook(sites):
-    """Run playbooks/sites.yml with this site list; the completed process."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as extra:
-        json.dump({"wpzo_sites": sites}, extra)
-        extra.flush()
-        return subprocess.run(
-            [str(ANSIBLE_BIN / "ansible-playbook"), "-i", INVENTORY, str(PLAYBOOK), "-e", f"@{extra.name}"],
-            capture_output=True, text=True, check=False, timeout=900,
-            env=dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1"),
-        )  # fmt: skip
-
-
-def recap(result):
-    lines = [line for line in result.stdout.splitlines() if re.match(r"^wpzo-sites\s+:", line)]
-    assert lines, result.stdout[-3000:] + result.stderr[-2000:]
-    return lines[-1]
 
 
 def current_sites():
     """The scenario's site list as the inventory has it, with the site test_sites.py removed kept absent."""
-    command = [
-        str(ANSIBLE_BIN / "ansible-inventory"),
-        "-i",
-        os.environ["MOLECULE_INVENTORY_FILE"],
-        "--host",
-        "wpzo-sites",
-    ]
-    sites = json.loads(subprocess.check_output(command))["wpzo_sites"]
-    return [dict(site, state="absent") if site["domain"] == GONE else site for site in sites]
+    return [dict(site, state="absent") if site["domain"] == GONE else site for site in inventory_sites()]
 
 
 def served_names(instance_ip, name):
@@ -109,10 +76,10 @@ def test_an_alias_added_is_in_the_certificate_served_for_it(host, instance_ip):
     sites = [
         dict(site, aliases=aliases[site["domain"]]) if site["domain"] in aliases else site for site in current_sites()
     ]
-    assert recap(sites_playbook(sites)).count("failed=0") == 1
+    run_sites_playbook(sites)
     # Self-signed: made again with the alias; ACME: certbot asked the ACME server (Pebble) for the new names.
     assert served_names(instance_ip, "files.static.example.test") == sorted([STATIC, "files.static.example.test"])
     assert served_names(instance_ip, "www.secure.example.test") == sorted([SECURE, "www.secure.example.test"])
     assert "Pebble" in host.check_output(f"openssl x509 -noout -issuer -in /etc/letsencrypt/live/{SECURE}/cert.pem")
     # Nothing more to do: the certificates carry the names now.
-    assert "changed=0" in recap(sites_playbook(sites))
+    assert "changed=0" in run_sites_playbook(sites)
