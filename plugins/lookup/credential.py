@@ -125,12 +125,15 @@ from ansible.errors import AnsibleLookupError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.parsing.vault import VaultLib, VaultSecretsContext, match_encrypt_secret
 from ansible.plugins.lookup import LookupBase
+from ansible.utils.display import Display
 from ansible_collections.wpzo.hosting.plugins.module_utils.credentials import (
     CredentialError,
     Store,
     default_store,
     inventory_parses,
 )
+
+display = Display()
 
 
 class RunVault:
@@ -187,7 +190,13 @@ class LookupModule(LookupBase):
                 legacy=legacy,
                 check_mode=bool(variables.get("ansible_check_mode", False)),
             )
-            credentials.migrate()
+            moved = credentials.migrate()
+            if moved:
+                display.warning(
+                    "credential store: moved %d secrets from %s to %s (outside the inventory, which parsed them "
+                    "and printed some in its warnings; replace those with wpzo_credentials_rotate, docs/security.md)"
+                    % (len(moved["move"]) + len(moved["drop"]), legacy, store)
+                )
             existing = self.get_option("existing") or []
             if self.get_option("status_only"):
                 return [credentials.status(term, existing, self._value("rotate")) for term in terms]
