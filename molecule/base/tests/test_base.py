@@ -1,6 +1,8 @@
 """What an operator of a server converged with wpzo.hosting.base sees."""
 
 import os
+import re
+import socket
 import subprocess
 
 import pytest
@@ -78,14 +80,44 @@ def listeners(host):
         host.run(f"systemctl stop probe-listener-{port}")
 
 
+def tcp_connect(address, port, timeout=3):
+    """'open', 'refused' or 'timeout' for a TCP connection from the controller (the verifier's own machine)."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return "open"
+    except ConnectionRefusedError:
+        return "refused"
+    except (TimeoutError, socket.timeout):
+        return "timeout"
+
+
 @pytest.mark.usefixtures("listeners")
 def test_firewall_from_another_machine(probe, instance_ip):
     assert probe.tcp_connect(instance_ip, 22) == "open"
     assert probe.tcp_connect(instance_ip, 8443) == "open"
-    # Opened but nothing listens: the kernel answers, so the firewall let it through.
-    assert probe.tcp_connect(instance_ip, 80) == "refused"
+    # The web ports are open to base_firewall_web_sources only (the controller): the probe is dropped.
+    assert probe.tcp_connect(instance_ip, 80) == "timeout"
+    assert probe.tcp_connect(instance_ip, 443) == "timeout"
     # A listening service on a port that was not opened is silently dropped.
     assert probe.tcp_connect(instance_ip, 8081) == "timeout"
+
+
+def test_web_ports_open_to_the_listed_sources_only(instance_ip):
+    """The controller is listed (converge.yml): port 80 opened, nothing listens, so the kernel refuses."""
+    assert tcp_connect(instance_ip, 80) == "refused"
+    assert tcp_connect(instance_ip, 22) == "open"
+
+
+def test_web_sources_cover_ipv4_and_ipv6(host, instance_ip):
+    ruleset = host.check_output("nft list chain inet wpzo input")
+    with socket.create_connection((instance_ip, 22), timeout=5) as connection:
+        controller = connection.getsockname()[0]
+    assert re.search(rf"ip saddr {{? ?{re.escape(controller)} ?}}? tcp dport {{ 80, 443 }} accept", ruleset), ruleset
+    assert "ip6 saddr 2001:db8:80::/48 tcp dport { 80, 443 } accept" in ruleset
+    # Open to everyone: SSH and the extra port, no longer the web ports.
+    everyone = next(line for line in ruleset.splitlines() if line.strip().startswith("tcp dport"))
+    assert "22" in everyone and "8443" in everyone
+    assert "80" not in everyone.replace("8443", "")
 
 
 @pytest.mark.usefixtures("listeners")
