@@ -45,7 +45,13 @@ def base_vars():
 
 def playbook(extra_file, kill_after=None):
     command = [str(BIN / "ansible-playbook"), "-i", inventory(), str(SCENARIO / "converge.yml"), "-e", "@" + extra_file]
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    env = dict(
+        os.environ,
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        PYTHONUNBUFFERED="1",  # so that the output of a killed run names the task it was in
+    )
     started = time.monotonic()
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
@@ -82,7 +88,7 @@ def serves(site):
         "env", "REQUEST_METHOD=GET", f"SCRIPT_FILENAME={script}", "SCRIPT_NAME=/probe.php", "QUERY_STRING=",
         "cgi-fcgi", "-bind", "-connect", f"/run/php/{site}.sock",
     )  # fmt: skip
-    body = result.stdout.split("\r\n\r\n", 1)[-1]
+    body = result.stdout.replace("\r\n", "\n").split("\n\n", 1)[-1]  # text mode may have folded \r\n already
     try:
         return result.returncode == 0 and json.loads(body).get("user") == site
     except ValueError:
