@@ -303,7 +303,7 @@ def test_a_link_to_a_file_of_another_owner_is_not_followed(host):
              " && chown -h nobody /srv/www/static.test/public/leak.txt")  # fmt: skip
     try:
         response = fetch(host, "http://static.test/leak.txt")
-        assert response.status == 403
+        assert response.status in (403, 404)  # try_files treats the refused link as missing
         assert "tester:" not in response.body
     finally:
         host.run("rm -f /srv/www/static.test/public/leak.txt")
