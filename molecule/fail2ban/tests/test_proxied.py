@@ -11,10 +11,10 @@ bans: it lifts any ban of its own addresses and of the probe before it starts.
 
 import json
 import re
-import time
 import uuid
 
 import pytest
+from test_fail2ban import banned, wait_for
 
 SITE = "shop.example.test"
 ACCESS_LOG = f"/srv/www/{SITE}/logs/access.log"
@@ -54,20 +54,6 @@ def requests(client, address, method, path, count=1, client_address=None):
     else:
         result = client.run(*command)
     return result.stdout.split()
-
-
-def wait_for(predicate, timeout, interval=1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
-
-
-def banned(host, jail):
-    status = host.check_output(f"fail2ban-client status {jail}")
-    return status.split("Banned IP list:", 1)[1].split()
 
 
 def mentions(text, address):
