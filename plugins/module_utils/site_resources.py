@@ -11,6 +11,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import posixpath
+import re
+import shlex
 
 from ansible_collections.wpzo.hosting.plugins.module_utils.wordpress import DEFAULT_PURGE_REQUEST_NAME
 
@@ -231,20 +233,47 @@ def wants_page_cache_purge(site):
     return site["state"] == "present" and site["page_cache"] and site["kind"] == "wordpress"
 
 
+def _ere_literal(text):
+    """``text`` as a POSIX extended regular expression matching itself."""
+    return re.sub(r"([.\[\](){}*+?|^$\\])", r"\\\1", text)
+
+
+# A site asking again within this many seconds of its last purge is purged once more when they have passed:
+# a burst of requests costs one scan of the cache per site and interval, and the last request is never lost.
+PURGE_INTERVAL = 5
+
+
 def purge_watch_program(sites, purge_command):
-    """Watches each site's tmp/ (the request file may not exist yet) and purges the site whose request file was
-    written. The site comes from the watched folder, never from anything the site wrote."""
-    lines = ["#!/bin/bash", MARKER_LINE, "set -u", "declare -A domains=("]
-    lines += ["  [%s/]=%s" % (site["tmp_dir"], site["domain"]) for site in sites]
+    """Watches each site's tmp/ (the request file may not exist yet) and purges every name the site serves when
+    its request file is written. inotifywait reports only that file (--include, anchored on the whole path) and
+    prints only the watched folder (%w, a path of ours): a name the site chooses never reaches the parser, so no
+    file name can make it purge another site. Requests are throttled per site (PURGE_INTERVAL)."""
+    folders = ["%s/" % site["tmp_dir"] for site in sites]
+    include = "^(%s)%s$" % ("|".join(_ere_literal(folder) for folder in folders), _ere_literal(PURGE_REQUEST_NAME))
+    lines = ["#!/bin/bash", MARKER_LINE, "set -u", "declare -A names=("]
+    lines += ["  [%s/]='%s'" % (site["tmp_dir"], " ".join(site["server_names"])) for site in sites]
     lines += [
         ")",
-        "inotifywait --monitor --quiet --event close_write,moved_to --format '%w|%f' \"${!domains[@]}\" |",
-        "while IFS='|' read -r folder name; do",
-        '  [ "$name" = %s ] || continue' % PURGE_REQUEST_NAME,
-        '  domain="${domains[$folder]:-}"',
-        '  [ -n "$domain" ] || continue',
-        '  %s "$domain" || echo "purging $domain failed" >&2' % purge_command,
-        "done",
+        "declare -A last=() pending=()",
+        "purge_due() {  # with an argument: every pending site, due or not",
+        "  local folder",
+        '  for folder in "${!pending[@]}"; do',
+        '    [ -n "${1:-}" ] || (( EPOCHSECONDS - ${last[$folder]:-0} >= %d )) || continue' % PURGE_INTERVAL,
+        '    unset "pending[$folder]"',
+        "    last[$folder]=$EPOCHSECONDS",
+        "    # shellcheck disable=SC2086 # the names are validated host names, one argument each",
+        '    %s ${names[$folder]} || echo "purging ${names[$folder]} failed" >&2' % purge_command,
+        "  done",
+        "}",
+        "while true; do",
+        "  if IFS= read -r -t %d folder; then" % PURGE_INTERVAL,
+        '    [ -n "${names[$folder]:-}" ] && pending[$folder]=1',
+        "  elif (( $? <= 128 )); then",
+        "    purge_due all; break  # inotifywait ended: systemd starts the watcher again",
+        "  fi",
+        "  purge_due",
+        "done < <(inotifywait --monitor --quiet --event close_write,moved_to --include %s --format '%%w' %s)"
+        % (shlex.quote(include), " ".join(shlex.quote(folder) for folder in folders)),
         "",
     ]
     return "\n".join(lines)

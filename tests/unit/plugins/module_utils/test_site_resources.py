@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 
 from ansible_collections.wpzo.hosting.plugins.module_utils import site_model, site_resources
@@ -54,29 +55,57 @@ def test_units_cron_per_wordpress_site_and_one_purge_watcher_for_all():
     watcher = next(f["content"] for f in files if f["path"].endswith("wpzo-cache-purge.service"))
     assert "ExecStart=/usr/local/lib/wpzo/cache-purge-watch" in watcher and "Restart=always" in watcher
     program = next(f for f in files if f["path"].endswith("cache-purge-watch"))
-    assert program["mode"] == "0755" and '/usr/local/sbin/purge "$domain"' in program["content"]
-    assert "[/srv/www/blog.example/tmp/]=blog.example" in program["content"]
+    assert program["mode"] == "0755" and "/usr/local/sbin/purge ${names[$folder]}" in program["content"]
+    assert "[/srv/www/blog.example/tmp/]='blog.example'" in program["content"]
     assert all(site_resources.MARKER_LINE in f["content"][:200] for f in files)
     assert site_resources.site_unit_triggers(SITES) == ["wpzo-wp-cron-blog_example.timer", "wpzo-cache-purge.service"]
 
 
-def test_the_purge_watcher_purges_only_the_site_whose_request_file_was_written(tmp_path):
-    """Run the watcher program with a stand-in inotifywait that reports three events."""
+def run_watcher(tmp_path, sites, folders):
+    """Run the watcher program with a stand-in inotifywait that reports these folders; (purges, its arguments)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    events = "/srv/www/blog.example/tmp/|.wpzo-purge-request\n/srv/www/blog.example/tmp/|php-upload\n" \
-             "/srv/www/other.example/tmp/|.wpzo-purge-request\n"  # fmt: skip
-    (bin_dir / "inotifywait").write_text("#!/bin/sh\nprintf '%s'\n" % events.replace("\n", "\\n"))
+    (bin_dir / "inotifywait").write_text(
+        '#!/bin/sh\nprintf "%%s\\n" "$@" > %s\nprintf "%s"\n' % (tmp_path / "args", "".join(f + "\\n" for f in folders))
+    )
     purged = tmp_path / "purged"
-    (bin_dir / "purge").write_text('#!/bin/sh\necho "$1" >> %s\n' % purged)
+    (bin_dir / "purge").write_text('#!/bin/sh\necho "$*" >> %s\n' % purged)
     for tool in bin_dir.iterdir():
         tool.chmod(0o755)
-    files = site_resources.site_units(SITES, "/usr/bin/php8.2", "*:0/5", str(bin_dir / "purge"))
+    files = site_resources.site_units(sites, "/usr/bin/php8.2", "*:0/5", str(bin_dir / "purge"))
     program = tmp_path / "watch"
     program.write_text(next(f["content"] for f in files if f["path"].endswith("cache-purge-watch")))
     env = dict(os.environ, PATH="%s:%s" % (bin_dir, os.environ["PATH"]))
-    subprocess.run(["bash", str(program)], env=env, check=True, timeout=10)
-    assert purged.read_text() == "blog.example\n"
+    subprocess.run(["bash", str(program)], env=env, check=True, timeout=20)
+    purges = purged.read_text().splitlines() if purged.exists() else []
+    return purges, (tmp_path / "args").read_text().splitlines()
+
+
+def test_the_purge_watcher_purges_every_name_of_the_site_that_asked_and_throttles_bursts(tmp_path):
+    sites = site_model.normalise_sites(
+        [
+            {"domain": "blog.example", "aliases": ["www.blog.example"], "wordpress": {"admin_email": "a@b.example"}},
+            {"domain": "shop.example", "wordpress": {"admin_email": "a@b.example"}},
+        ]
+    )
+    blog, unknown = "/srv/www/blog.example/tmp/", "/srv/www/other.example/tmp/"
+    purges, _args = run_watcher(tmp_path, sites, [blog, unknown, blog, blog])
+    # The first request at once; the two that came within the interval once, when the watcher ends.
+    assert purges == ["blog.example www.blog.example"] * 2
+
+
+def test_the_purge_watcher_hears_only_the_request_file_by_its_whole_path(tmp_path):
+    _purges, args = run_watcher(tmp_path, SITES, [])
+    include = re.compile(args[args.index("--include") + 1])
+    assert args[args.index("--format") + 1] == "%w"
+    assert include.match("/srv/www/blog.example/tmp/.wpzo-purge-request")
+    for crafted in (
+        "/srv/www/blog.example/tmp/x.wpzo-purge-request",
+        "/srv/www/blog.example/tmp/.wpzo-purge-request\n/srv/www/other.example/tmp/",
+        "/srv/www/blogXexample/tmp/.wpzo-purge-request",
+        "/srv/www/blog.example/tmp/sub/.wpzo-purge-request",
+    ):
+        assert not include.match(crafted), crafted
 
 
 def test_wordpress_input_carries_names_secrets_and_core_source():
