@@ -144,7 +144,8 @@ def test_a_site_cannot_read_another_sites_secrets_through_a_link(host, curl):
         assert curl(f"http://{A}/own-link.txt").stdout == "mine\n"  # a site's link to its own file works
         for url in ("leak-config.txt", "leak-log.txt", "leak-htpasswd.txt", "leak-dir/wp-config.php"):
             response = curl(f"http://{A}/{url}", "-D", "-")
-            assert headers(response)[0] in (403, 404), url
+            # Refused by nginx (403), or missing to it and handed to WordPress (404, or a 301 to a guessed post).
+            assert headers(response)[0] != 200, url
             for secret in ("DB_PASSWORD", "reviewer:", "GET /", "<?php"):
                 assert secret not in response.stdout, url
     finally:
