@@ -235,7 +235,9 @@ def test_site_users_have_their_connection_limits(host):
 
 
 def test_more_connections_than_the_limit_are_refused(host, as_site):
-    holders = [as_site("wp_beta_example", "wp_beta_example", "SELECT SLEEP(30)", background=True) for _ in range(3)]
+    holders = [
+        as_site("wp_beta_example", "wp_beta_example", "SELECT SLEEP(30)", background=True) for _holder in range(3)
+    ]
     try:
         count = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE User = 'wp_beta_example'"
         deadline = time.monotonic() + 20

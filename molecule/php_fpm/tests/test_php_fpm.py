@@ -303,7 +303,7 @@ def reload_and_wait(host):
     """Reload php-fpm by hand and wait until the re-executed master has rewritten its pid file."""
     before = host.run(f"stat -c %Y.%y {PID_FILE}").stdout
     host.check_output(f"systemctl reload php{PHP}-fpm")
-    for _ in range(50):
+    for _attempt in range(50):
         if host.run(f"stat -c %Y.%y {PID_FILE}").stdout != before:
             break
         time.sleep(0.1)
@@ -343,7 +343,7 @@ def test_a_killed_run_leaves_nothing_a_second_converge_does_not_repair(host):
     recovery = converge()
     assert recovery["changed"] >= 1
     assert "RUNNING HANDLER [wpzo.hosting.php_fpm : Reload php-fpm]" in recovery["stdout"]
-    for _ in range(50):
+    for _attempt in range(50):
         if host.file(socket(added)).is_socket:
             break
         time.sleep(0.1)

@@ -54,7 +54,7 @@ LABEL_CHARS = string.ascii_lowercase + string.digits + "-"
 def _label(rng, length):
     if length == 1:
         return rng.choice(string.ascii_lowercase + string.digits)
-    middle = "".join(rng.choice(LABEL_CHARS) for _ in range(length - 2))
+    middle = "".join(rng.choice(LABEL_CHARS) for _position in range(length - 2))
     return rng.choice(string.ascii_lowercase + string.digits) + middle + rng.choice(string.ascii_lowercase)
 
 
@@ -77,11 +77,12 @@ def generated_domains():
         ("a" * 63 + ".") * 3 + "b" * 61,  # 253 characters, long labels
         "1" * 63 + ".example.com",
     ]
-    for total in list(range(3, 254)) + [rng.randint(40, 253) for _ in range(1500)]:
+    for total in list(range(3, 254)) + [rng.randint(40, 253) for _sample in range(1500)]:
         domains.append(_domain(rng, total))
     # Many short labels: the escaped database name grows twice as fast as the name.
     domains += [
-        ".".join(_label(rng, rng.randint(1, 3)) for _ in range(rng.randint(2, 60))) + ".com" for _ in range(400)
+        ".".join(_label(rng, rng.randint(1, 3)) for _label_number in range(rng.randint(2, 60))) + ".com"
+        for _sample in range(400)
     ]
     return domains
 

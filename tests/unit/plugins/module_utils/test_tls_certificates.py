@@ -35,7 +35,7 @@ def test_an_expiring_certificate_and_unreadable_files_are_refused():
     assert tls.pair_problems("not a certificate", key, ["example.com"], now=NOW)[0].startswith(
         "tls.certificate: is not a PEM certificate"
     )
-    good, _ = make_pair(["example.com"])
+    good, _good_key = make_pair(["example.com"])
     assert tls.pair_problems(good, "-----BEGIN PRIVATE KEY-----\nAAAA\n", ["example.com"], now=NOW)[0].startswith(
         "tls.certificate_key: is not an unencrypted PEM private key"
     )
@@ -43,7 +43,7 @@ def test_an_expiring_certificate_and_unreadable_files_are_refused():
 
 def test_the_filter_names_the_site_and_never_the_key():
     cert, key = make_pair(["example.com"])
-    _, other_key = make_pair(["example.com"])
+    _other, other_key = make_pair(["example.com"])
     problems = certificate_pair_problems(
         [
             {"domain": "example.com", "names": ["example.com"], "certificate": cert, "certificate_key": key},
