@@ -7,8 +7,13 @@ use a throwaway probe container as a second machine on that network.
 
 import os
 import subprocess
+import sys
 
 import pytest
+
+# A scenario's test modules share helpers (`from test_sites import ...`): pytest runs with --import-mode=importlib
+# (pyproject.toml), which puts no test folder on sys.path, so the scenario's own is put there.
+sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", ""), "tests"))
 
 IMAGE = os.environ.get("WPZO_TEST_IMAGE", "wpzo/debian12-systemd:latest")
 NETWORK = "wpzo-net-" + os.environ.get("MOLECULE_SCENARIO_NAME", "default")
