@@ -11,7 +11,7 @@ import collections
 Directory = collections.namedtuple("Directory", "path owner group mode")
 LogFile = collections.namedtuple("LogFile", "path owner group mode")
 Action = collections.namedtuple("Action", "site kind detail")
-# What is on the server: users {name: (uid, gid, home, shell)}, groups {name: gid},
+# What is on the server: users {name: (uid, gid, home, shell, comment)}, groups {name: gid},
 # members {group: set(names)}, dirs {path: (owner, group, mode) or None},
 # keys {SFTP keys file: content or None},
 # logs {log dir: {entry name: (kind, owner, group, mode, links)}} (kind: file, link, dir or other).
@@ -33,6 +33,9 @@ TREE = (
     ("sessions", None, "0700"),
     ("private", None, "0700"),
 )
+# The comment (GECOS) of every account the collection makes: an account is removed, or changed, only when it carries
+# it, and a site never takes over an account made by anything else.
+MARKER = "wpzo.hosting site"
 # The parent of the site roots (/srv/www): entered by all, listed by no site.
 PARENT_MODE = 0o711
 LOG_MODE = 0o640
@@ -106,22 +109,55 @@ def keys_file(site, keys_dir):
     return "%s/%s" % (keys_dir, site["user"])
 
 
+def account_comment(site):
+    return "%s %s" % (MARKER, site["root"].rstrip("/").rsplit("/", 1)[1])
+
+
+def _ours(site, account):
+    """An account of this site: it carries the marker, or (made before accounts were marked) it lives in the site's
+    root, which nothing but the collection gives a user."""
+    _uid, _gid, home, _shell, comment = account
+    return comment == account_comment(site) or home == site["root"]
+
+
+def problems(sites, state):
+    """Accounts a present site would take over that the collection did not make: refused before any change."""
+    found = []
+    for site in sites:
+        if site["state"] != "present":
+            continue
+        account = state.users.get(site["user"])
+        if account is not None and not _ours(site, account):
+            found.append(
+                "site %s: the system user %s exists and was not made by wpzo.hosting (home %s, comment %r); "
+                "nothing was changed" % (site["root"], site["user"], account[2], account[4])
+            )
+        elif account is None and state.members.get(site["group"]):
+            members = ", ".join(sorted(state.members[site["group"]]))
+            found.append(
+                "site %s: the group %s exists with members (%s) and no user %s: it was not made by wpzo.hosting; "
+                "nothing was changed" % (site["root"], site["group"], members, site["user"])
+            )
+    return found
+
+
 def _site_actions(site, state, web_group):
     actions = []
     name, group = site["user"], site["group"]
     if site["state"] == "absent":
         if site.get("remove_files") and state.dirs.get(site["root"]) is not None:
             actions.append(Action(name, "remove_tree", site["root"]))
-        if name in state.users:
+        # Only the collection's own account goes, and its group with it.
+        if name in state.users and _ours(site, state.users[name]):
             actions.append(Action(name, "remove_user", name))
-        if group in state.groups:
-            actions.append(Action(name, "remove_group", group))
+            if group in state.groups:
+                actions.append(Action(name, "remove_group", group))
         return actions
     if group not in state.groups:
         actions.append(Action(name, "add_group", group))
     if name not in state.users:
         actions.append(Action(name, "add_user", name))
-    elif state.users[name][2] != site["root"] or state.users[name][3] != site["shell"]:
+    elif state.users[name][2:] != (site["root"], site["shell"], account_comment(site)):
         actions.append(Action(name, "modify_user", name))
     if web_group and web_group not in state.members.get(group, set()):
         actions.append(Action(name, "add_member", (web_group, group)))

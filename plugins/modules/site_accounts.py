@@ -163,10 +163,10 @@ from ansible_collections.wpzo.hosting.plugins.module_utils import site_accounts 
 
 
 def read_state(sites, keys_dir):
-    users = dict((u.pw_name, (u.pw_uid, u.pw_gid, u.pw_dir, u.pw_shell)) for u in pwd.getpwall())
+    users = dict((u.pw_name, (u.pw_uid, u.pw_gid, u.pw_dir, u.pw_shell, u.pw_gecos)) for u in pwd.getpwall())
     groups = dict((g.gr_name, g.gr_gid) for g in grp.getgrall())
     members = dict((g.gr_name, set(g.gr_mem)) for g in grp.getgrall())
-    uid_names = dict((uid, name) for name, (uid, _gid, _home, _shell) in users.items())
+    uid_names = dict((name_uid[1][0], name_uid[0]) for name_uid in users.items())
     gid_names = dict((gid, name) for name, gid in groups.items())
     dirs, keys, logs = {}, {}, {}
 
@@ -290,10 +290,11 @@ def apply(module, sites_by_user, action):
     elif kind == "add_user":
         site = sites_by_user[action.site]
         run(module, ["useradd", "--system", "--gid", site["group"], "--home-dir", site["root"], "--no-create-home",
-                     "--shell", site["shell"], detail])  # fmt: skip
+                     "--shell", site["shell"], "--comment", accounts.account_comment(site), detail])  # fmt: skip
     elif kind == "modify_user":
         site = sites_by_user[action.site]
-        run(module, ["usermod", "--home", site["root"], "--shell", site["shell"], detail])
+        run(module, ["usermod", "--home", site["root"], "--shell", site["shell"],
+                     "--comment", accounts.account_comment(site), detail])  # fmt: skip
     elif kind == "add_member":
         member, group = detail
         run(module, ["gpasswd", "--add", member, group])
@@ -371,6 +372,9 @@ def main():
         sites.append(site)
     sftp_group, keys_dir = module.params["sftp_group"], module.params["sftp_keys_dir"]
     state = read_state(sites, keys_dir)
+    refused = accounts.problems(sites, state)
+    if refused:
+        module.fail_json(msg="; ".join(refused), problems=refused)
     actions = accounts.plan(sites, state, module.params["web_group"], sftp_group, keys_dir)
     added, updated, removed = accounts.summarise(actions)
     described = [accounts.describe(action) for action in actions]

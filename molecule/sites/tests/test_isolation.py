@@ -104,7 +104,7 @@ def test_a_site_cannot_forge_log_lines_to_get_an_address_banned(host, curl):
     code = "<?php\n" + "".join(
         f'error_log("\\n{text}\\n", 4); trigger_error("\\n{text}\\n");\n'
         for text in (line.replace('"', '\\"'), auth_line.replace('"', '\\"'))
-        for _ in range(6)
+        for _attempt in range(6)
     )
     php_of(host, curl, A, A_USER, "forge.php", code + "echo 'sent';")
     time.sleep(2)

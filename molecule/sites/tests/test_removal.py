@@ -1,7 +1,7 @@
 """Removing one site with -e site=: its final backup is made and read back first, then its pool, vhost, user and
 tree go, and the server's configuration stays valid for every later run; the other sites keep serving."""
 
-from test_sites import inventory_sites, run_sites_playbook, sites_playbook
+from test_sites import inventory_sites, run_sites_playbook, said, sites_playbook
 
 TEMP, BLOG = "temp.example.test", "blog.example.test"
 TEMP_SITE = {"domain": TEMP, "wordpress": {"title": "Temporary"}}
@@ -25,7 +25,7 @@ def test_removing_one_site_backs_it_up_first_and_leaves_a_valid_server(host):
     finally:
         host.run("umount /mnt/tiny")
     assert refused.returncode != 0
-    assert "nothing was removed" in refused.stdout
+    assert "nothing was removed" in said(refused)
     assert host.user("temp_example_test").exists
     assert host.file(f"/srv/www/{TEMP}/public/keep.txt").exists
     assert host.file(f"/etc/nginx/wpzo/sites/{TEMP}.conf").exists

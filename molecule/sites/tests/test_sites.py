@@ -229,6 +229,11 @@ def recap(result):
     return recaps[-1]
 
 
+def said(result):
+    """What a run printed, white space folded: the YAML callback wraps long messages across lines."""
+    return " ".join((result.stdout + result.stderr).split())
+
+
 def run_sites_playbook(sites, *options):
     """A sites.yml run that must succeed; its recap line."""
     result = sites_playbook(sites, *options)

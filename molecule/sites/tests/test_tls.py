@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from test_sites import inventory_sites, run_sites_playbook, sites_playbook
+from test_sites import inventory_sites, run_sites_playbook, said, sites_playbook
 
 STATIC, SECURE, GONE, CUSTOM = "static.example.test", "secure.example.test", "gone.example.test", "custom.example.test"
 
@@ -62,8 +62,8 @@ def test_a_custom_certificate_that_does_not_fit_is_refused_before_any_change(hos
     custom = {"domain": CUSTOM, "aliases": ["www.custom.example.test"], "kind": "static", "tls": tls}
     result = sites_playbook([*current_sites(), custom])
     assert result.returncode != 0
-    assert f"{CUSTOM}: tls.certificate_key: does not belong to tls.certificate" in result.stdout
-    assert f"{CUSTOM}: tls.certificate: is not valid for www.custom.example.test" in result.stdout
+    assert f"{CUSTOM}: tls.certificate_key: does not belong to tls.certificate" in said(result)
+    assert f"{CUSTOM}: tls.certificate: is not valid for www.custom.example.test" in said(result)
     assert "PRIVATE KEY" not in result.stdout + result.stderr
     assert not host.file(f"/srv/www/{CUSTOM}").exists
     assert not host.user("custom_example_test").exists

@@ -14,7 +14,7 @@ KEYS = "# alice\n%s\n# bob\n%s\n" % (KEY, KEY)
 
 
 def converged_state(site):
-    users = {site["user"]: (990, 990, site["root"], site["shell"])}
+    users = {site["user"]: (990, 990, site["root"], site["shell"], accounts.account_comment(site))}
     groups = {site["group"]: 990, "www-data": 33}
     members = {site["group"]: {"www-data"}}
     dirs = {d.path: (d.owner, d.group, d.mode) for d in accounts.site_directories(site)}
@@ -192,3 +192,27 @@ def test_a_listable_parent_is_fixed():
     state = converged_state(SITE)
     state.dirs["/srv/www"] = ("root", "root", 0o755)
     assert [accounts.describe(a) for a in plan([SITE], state)] == ["fix_dir /srv/www (root:root 0711)"]
+
+
+def test_accounts_are_marked_and_only_marked_or_legacy_accounts_are_changed_or_removed():
+    state = converged_state(SITE)
+    assert plan([SITE], state) == []
+    # Made before accounts were marked (home in the site root): adopted, the comment added.
+    state.users["a_example"] = (990, 990, SITE["root"], SITE["shell"], "")
+    assert kinds(plan([SITE], state)) == ["modify_user"]
+    assert accounts.problems([SITE], state) == []
+    # Someone else's account with the site's name: refused, and never removed.
+    state.users["a_example"] = (1001, 1001, "/home/a_example", "/bin/bash", "Alice Example")
+    (problem,) = accounts.problems([SITE], state)
+    assert "the system user a_example exists and was not made by wpzo.hosting (home /home/a_example" in problem
+    gone = dict(SITE, state="absent", remove_files=True)
+    assert kinds(plan([gone], state)) == ["remove_tree"]
+
+
+def test_a_group_with_members_and_no_user_is_not_taken_over():
+    state = accounts.State({}, {"a_example": 1200, "www-data": 33}, {"a_example": {"alice"}}, {}, {})
+    (problem,) = accounts.problems([SITE], state)
+    assert "the group a_example exists with members (alice) and no user a_example" in problem
+    # A group a killed run made (no members yet): the next run goes on.
+    state.members["a_example"] = set()
+    assert accounts.problems([SITE], state) == []
