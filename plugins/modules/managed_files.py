@@ -185,8 +185,12 @@ def has_placeholder(argv):
 
 
 # Binds each copy over its live directory, then runs the command: it sees the candidates at the live paths; nobody
-# else does, and the binds vanish with the namespace.
-BIND_SCRIPT = 'while [ "$1" != -- ]; do mount --bind "$1" "$2"; shift 2; done; shift; exec "$@"'
+# else does, and the binds vanish with the namespace. The copies live under /run, which is noexec (Debian, and
+# containers' tmpfs): the bind is made executable again, so that a checker finds the programs a unit runs.
+BIND_SCRIPT = (
+    'while [ "$1" != -- ]; do mount --bind "$1" "$2";'
+    ' mount -o remount,bind,exec,nosuid,nodev "$2" 2>/dev/null || :; shift 2; done; shift; exec "$@"'
+)
 
 
 def namespace_command(overlays, argv):
