@@ -152,12 +152,8 @@ def _check_tls(site, err):
                 err("tls.%s: required when tls.mode is custom (a file on the controller)" % field)
 
 
-def _check_wordpress(site, err):
-    wp = site["wordpress"]
-    if site["kind"] != "wordpress":
-        return
-    if not wp.get("admin_email") or not EMAIL.match(str(wp["admin_email"])):
-        err("wordpress.admin_email: required for a WordPress site, as an e-mail address")
+def _check_wordpress_settings(wp, err):
+    """The WordPress settings a site and sites_defaults both check."""
     if not WP_USER.match(str(wp["admin_user"])):
         err("wordpress.admin_user: %r is not a valid WordPress user name" % wp["admin_user"])
     if not TABLE_PREFIX.match(str(wp["table_prefix"])):
@@ -167,6 +163,15 @@ def _check_wordpress(site, err):
     for field in ("plugins", "themes"):
         if not isinstance(wp[field], list):
             err("wordpress.%s: must be a list" % field)
+
+
+def _check_wordpress(site, err):
+    wp = site["wordpress"]
+    if site["kind"] != "wordpress":
+        return
+    if not wp.get("admin_email") or not EMAIL.match(str(wp["admin_email"])):
+        err("wordpress.admin_email: required for a WordPress site, as an e-mail address")
+    _check_wordpress_settings(wp, err)
 
 
 def _check_access(site, err):
@@ -266,15 +271,7 @@ def validate_defaults(defaults):
     wp = merged["wordpress"]
     if wp.get("admin_email") is not None and not EMAIL.match(str(wp["admin_email"])):
         err("wordpress.admin_email: %r is not an e-mail address" % wp["admin_email"])
-    if not WP_USER.match(str(wp["admin_user"])):
-        err("wordpress.admin_user: %r is not a valid WordPress user name" % wp["admin_user"])
-    if not TABLE_PREFIX.match(str(wp["table_prefix"])):
-        err("wordpress.table_prefix: %r must be letters, digits and _ (at most 20)" % wp["table_prefix"])
-    if wp["auto_update_core"] not in AUTO_UPDATE:
-        err("wordpress.auto_update_core: %r is not one of %s" % (wp["auto_update_core"], ", ".join(AUTO_UPDATE)))
-    for field in ("plugins", "themes"):
-        if not isinstance(wp[field], list):
-            err("wordpress.%s: must be a list" % field)
+    _check_wordpress_settings(wp, err)
     if not isinstance(merged["basic_auth"]["enabled"], bool):
         err("basic_auth.enabled: must be true or false")
     if not isinstance(merged["basic_auth"]["users"], list):

@@ -28,17 +28,6 @@ SERVER_STATE = (
 )
 
 
-@pytest.fixture(scope="module")
-def curl(instance_ip):
-    def run(url):
-        host = url.split("/")[2]
-        port = 443 if url.startswith("https") else 80
-        command = ["curl", "-sk", "--max-time", "15", "--resolve", f"{host}:{port}:{instance_ip}", url]
-        return subprocess.run(command, capture_output=True, text=True, check=False)
-
-    return run
-
-
 def server_state(host):
     """A digest of the server's password hashes and configuration (never printed: it holds hashes)."""
     result = host.run(SERVER_STATE)

@@ -2,7 +2,6 @@
 would, and fails if the attack works. Site A is the shop, site B the blog."""
 
 import re
-import subprocess
 import time
 
 import pytest
@@ -17,17 +16,6 @@ A, B, STATIC, SECURE, STAGING = (
 )
 A_USER, B_USER, STATIC_USER = "shop_example_test", "blog_example_test", "static_example_test"
 FORGED = "192.0.2.77"  # an address that never sent a request (TEST-NET-1)
-
-
-@pytest.fixture(scope="module")
-def curl(instance_ip):
-    def run(url, *options):
-        host = url.split("/")[2]
-        port = 443 if url.startswith("https") else 80
-        command = ["curl", "-sk", "--max-time", "15", "--resolve", f"{host}:{port}:{instance_ip}", *options, url]
-        return subprocess.run(command, capture_output=True, text=True, check=False)
-
-    return run
 
 
 def as_user(host, user, script):

@@ -30,19 +30,6 @@ BLOG, SHOP, STATIC, OLD, GONE = (
 )
 
 
-@pytest.fixture(scope="module")
-def curl(instance_ip):
-    """curl on the controller, reaching the server by its address with the site's name (SNI and Host)."""
-
-    def run(url, *options):
-        host = url.split("/")[2]
-        port = 443 if url.startswith("https") else 80
-        command = ["curl", "-sk", "--max-time", "15", "--resolve", f"{host}:{port}:{instance_ip}", *options, url]
-        return subprocess.run(command, capture_output=True, text=True, check=False)
-
-    return run
-
-
 def headers(result):
     lines = result.stdout.split("\r\n\r\n")[0].splitlines()
     status = int(lines[0].split()[1])
