@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Kill a converge that adds a site, converge again, and check that every site serves (issue 12).
 
 Runs against the converged instance of the php_fpm scenario (`molecule converge -s php_fpm` first). For each
@@ -10,7 +9,7 @@ per kill point: the task the kill interrupted, the recovery's and the next run's
 pools answer a PHP request through their socket (cgi-fcgi) after the recovery. Exits non-zero when a site does
 not serve or the run after the recovery changes something.
 
-    tools/kill-converge.py [T | task:REGEX ...]     default: 8 16 24 "task:Manage the role's pools"
+    python3 tools/kill-converge.py [T | task:REGEX ...]     default: 8 16 24 "task:Manage the role's pools"
 """
 
 import contextlib
