@@ -715,8 +715,8 @@ def reload_reasons(pool_dir, pool_paths, sockets, pid_file, proc="/proc"):
     Empty when php-fpm is not running (``pid_file`` names no live process)."""
     if not pid_file:
         return []
-    loaded_at = service_state.php_fpm_loaded_at(pid_file, proc)
-    return service_state.stale_reasons(loaded_at, [pool_dir, *sorted(pool_paths)], sockets=sockets, margin_ns=0)
+    loaded_at = service_state.last_load("php-fpm", pid_file, proc)
+    return service_state.reload_reasons("php-fpm", loaded_at, [pool_dir, *sorted(pool_paths)], sockets=sockets)
 
 
 # --- orchestration -------------------------------------------------------------------------------------------

@@ -145,3 +145,18 @@ def stale_reasons(loaded_at, paths=(), recursive=False, sockets=(), margin_ns=MA
     reasons = ["%s changed after the last load" % p for p in newer_than(paths, loaded_at, recursive, margin_ns)]
     reasons += ["socket %s is missing" % p for p in missing_sockets(sockets)]
     return reasons
+
+
+# How each service's last load is read, and how far that moment can be trusted (the margin a file written just
+# before it is still counted as not loaded): php-fpm's pid file mtime is exact, nginx's worker start times are not.
+SERVICES = {"nginx": (nginx_loaded_at, MARGIN_NS), "php-fpm": (php_fpm_loaded_at, 0)}
+
+
+def last_load(service, pid_file, proc="/proc"):
+    """When the running ``service`` last loaded its configuration; None when it is not running."""
+    return SERVICES[service][0](pid_file, proc)
+
+
+def reload_reasons(service, loaded_at, paths=(), recursive=False, sockets=()):
+    """``stale_reasons`` with the margin of ``service``."""
+    return stale_reasons(loaded_at, paths, recursive, sockets, SERVICES[service][1])

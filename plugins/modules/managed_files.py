@@ -163,17 +163,15 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files as mf
 from ansible_collections.wpzo.hosting.plugins.module_utils import service_state
 
-RELOAD_CHECKS = {"nginx": service_state.nginx_loaded_at}
-
 
 def reload_reasons(the_plan, specs, purge, kind, pid_file):
     """Why ``kind`` must reload although nothing is written: a listed file or a directory of the set changed
     after its last load. Empty when it is not running."""
     if the_plan.changed or not kind:
         return []
-    loaded_at = RELOAD_CHECKS[kind](pid_file)
+    loaded_at = service_state.last_load(kind, pid_file)
     paths = mf.staged_directories(specs, purge) + sorted(spec.path for spec in specs)
-    return service_state.stale_reasons(loaded_at, paths)
+    return service_state.reload_reasons(kind, loaded_at, paths)
 
 
 def command(argv, replacement):
@@ -238,7 +236,7 @@ def main():
             purge=dict(type="list", elements="str", default=[]),
             validate=dict(type="list", elements="str", default=[]),
             validate_tree=dict(type="path"),
-            reload_check=dict(type="str", choices=sorted(RELOAD_CHECKS)),
+            reload_check=dict(type="str", choices=["nginx"]),
             reload_check_pid_file=dict(type="path", default="/run/nginx.pid"),
             marker=dict(type="str", default=mf.MARKER),
         ),

@@ -73,13 +73,11 @@ running:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wpzo.hosting.plugins.module_utils import service_state
 
-LOADED_AT = {"nginx": service_state.nginx_loaded_at, "php-fpm": service_state.php_fpm_loaded_at}
-
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            service=dict(type="str", required=True, choices=sorted(LOADED_AT)),
+            service=dict(type="str", required=True, choices=sorted(service_state.SERVICES)),
             pid_file=dict(type="path", required=True),
             paths=dict(type="list", elements="path", default=[]),
             sockets=dict(type="list", elements="path", default=[]),
@@ -87,9 +85,8 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    loaded_at = LOADED_AT[params["service"]](params["pid_file"])
-    margin = 0 if params["service"] == "php-fpm" else service_state.MARGIN_NS
-    reasons = service_state.stale_reasons(loaded_at, params["paths"], True, params["sockets"], margin)
+    loaded_at = service_state.last_load(params["service"], params["pid_file"])
+    reasons = service_state.reload_reasons(params["service"], loaded_at, params["paths"], True, params["sockets"])
     module.exit_json(changed=bool(reasons), reasons=reasons, running=loaded_at is not None)
 
 

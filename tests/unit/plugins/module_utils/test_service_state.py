@@ -99,3 +99,12 @@ def test_this_machine_reads_its_own_clock(tmp_path):
     pid_file.write_text(str(os.getpid()))
     now = time.time_ns()
     assert now - 3600 * SECOND < ss.nginx_loaded_at(str(pid_file)) <= now + SECOND
+
+
+def test_each_service_has_its_own_margin(tmp_path):
+    conf = tmp_path / "old.conf"
+    conf.write_text("x")
+    os.utime(str(conf), ns=(10 * SECOND, 10 * SECOND))
+    # nginx's load time is only known to ~10 ms; php-fpm's (its pid file's mtime) exactly.
+    assert ss.reload_reasons("nginx", 10 * SECOND + 1, [str(conf)]) == ["%s changed after the last load" % conf]
+    assert ss.reload_reasons("php-fpm", 10 * SECOND + 1, [str(conf)]) == []

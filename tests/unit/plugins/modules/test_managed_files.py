@@ -8,6 +8,7 @@ import pwd
 
 import pytest
 from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files as mf
+from ansible_collections.wpzo.hosting.plugins.module_utils import service_state
 from ansible_collections.wpzo.hosting.plugins.modules import managed_files as module
 from module_runner import run_module
 
@@ -146,7 +147,10 @@ def test_a_tool_reading_fixed_paths_runs_in_a_private_namespace(conf, tmp_path, 
 
 
 def test_reload_check_reports_what_a_killed_run_left(conf, result, monkeypatch):
-    monkeypatch.setitem(module.RELOAD_CHECKS, "nginx", lambda pid_file: 0)  # loaded long before any file
+    def nginx_loaded_at(when):
+        monkeypatch.setitem(service_state.SERVICES, "nginx", (lambda pid_file, proc: when, service_state.MARGIN_NS))
+
+    nginx_loaded_at(0)  # loaded long before any file
     params = {"files": files(conf, a="server a"), "reload_check": "nginx"}
     assert run_module(module.main, params) == 0
     first = result()
@@ -155,11 +159,11 @@ def test_reload_check_reports_what_a_killed_run_left(conf, result, monkeypatch):
     second = result()
     assert second["changed"] is True and second["reload_needed"] is True and second["added"] == []
     assert "%s changed after the last load" % (conf / "sites" / "a.conf") in second["reload_reasons"]
-    monkeypatch.setitem(module.RELOAD_CHECKS, "nginx", lambda pid_file: 2**62)  # reloaded since
+    nginx_loaded_at(2**62)  # reloaded since
     assert run_module(module.main, params) == 0
     third = result()
     assert (third["changed"], third["reload_needed"]) == (False, False)
-    monkeypatch.setitem(module.RELOAD_CHECKS, "nginx", lambda pid_file: None)  # not running
+    nginx_loaded_at(None)  # not running
     assert run_module(module.main, params) == 0
     assert result()["changed"] is False
 
