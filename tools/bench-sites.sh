@@ -7,7 +7,6 @@ set -euo pipefail
 checkout="$(cd "$(dirname "$0")/.." && pwd)"
 n="${1:-200}"
 container=wpzo-bench
-image="${WPZO_TEST_IMAGE:-wpzo/debian12-systemd:latest}"
 work="$checkout/build/bench-sites"
 mkdir -p "$work/inventory/group_vars/all"
 cd "$checkout"
@@ -15,9 +14,7 @@ cd "$checkout"
 archive="$checkout/build/wordpress.tar.gz"
 version="$(tools/wordpress-archive.sh "$archive" | sed -n 's/^version=//p')"
 
-docker rm -f "$container" >/dev/null 2>&1 || true
-docker run -d --name "$container" --hostname "$container" --cap-add SYS_ADMIN --cap-add NET_ADMIN --cgroupns host \
-  -v /sys/fs/cgroup:/sys/fs/cgroup:ro --tmpfs /run --tmpfs /run/lock "$image" >/dev/null
+tools/server-container.sh "$container"
 # WPZO_BENCH_KEEP=1 leaves the server running afterwards, to look into it or time a run again.
 [ -n "${WPZO_BENCH_KEEP:-}" ] || trap 'docker rm -f "$container" >/dev/null 2>&1 || true' EXIT
 

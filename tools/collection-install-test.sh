@@ -4,7 +4,6 @@
 # wpzo.hosting.base by FQCN against a fresh test container.
 set -euo pipefail
 tarball="$(realpath "$1")"
-image="${WPZO_TEST_IMAGE:-wpzo/debian12-systemd:latest}"
 work="$(mktemp -d)"
 container="wpzo-collection-install-$$"
 cleanup() { docker rm -f "$container" >/dev/null 2>&1 || true; rm -rf "$work"; }
@@ -18,8 +17,7 @@ doc="$(ansible-doc -t role wpzo.hosting.base)"
 grep -q "$work/collections/ansible_collections/wpzo/hosting" <<<"$doc" || { echo "wpzo.hosting.base was not found in the installed path" >&2; exit 1; }
 grep -q 'base_ssh_port' <<<"$doc" || { echo "ansible-doc shows no options of wpzo.hosting.base" >&2; exit 1; }
 
-docker run -d --name "$container" --cap-add SYS_ADMIN --cap-add NET_ADMIN --cgroupns host \
-  -v /sys/fs/cgroup:/sys/fs/cgroup:ro --tmpfs /run --tmpfs /run/lock "$image" >/dev/null
+"$(dirname "$0")/server-container.sh" "$container"
 
 cat > "$work/inventory.yml" <<YAML
 all:

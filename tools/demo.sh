@@ -5,7 +5,6 @@
 set -euo pipefail
 checkout="$(cd "$(dirname "$0")/.." && pwd)"
 container=wpzo-demo
-image="${WPZO_TEST_IMAGE:-wpzo/debian12-systemd:latest}"
 http_port="${WPZO_DEMO_HTTP_PORT:-80}"
 archive="$checkout/build/wordpress.tar.gz"
 credentials="$checkout/credentials/demo/$container"
@@ -27,11 +26,7 @@ version="$(tools/wordpress-archive.sh "$archive" | sed -n 's/^version=//p')"
 echo "demo: WordPress $version from the local archive $archive (no download from wordpress.org)"
 
 if [ -z "$(docker ps -q --filter "name=^${container}$")" ]; then
-  docker rm -f "$container" >/dev/null 2>&1 || true
-  docker run -d --name "$container" --hostname "$container" \
-    --cap-add SYS_ADMIN --cap-add NET_ADMIN --cgroupns host \
-    -v /sys/fs/cgroup:/sys/fs/cgroup:ro --tmpfs /run --tmpfs /run/lock \
-    -p "127.0.0.1:${http_port}:80" "$image" >/dev/null \
+  tools/server-container.sh "$container" -p "127.0.0.1:${http_port}:80" \
     || { echo "demo: could not start the container; is port ${http_port} free? (WPZO_DEMO_HTTP_PORT picks another)" >&2; exit 1; }
   echo "demo: started the container $container"
 fi

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# make bench-converge: the whole-server run, timed. playbooks/site.yml with the demo inventory (inventories/demo,
+# the WordPress archive make demo installs) on a fresh container of the test image named wpzo-bench-converge
+# (the machine's cores and memory), twice: the first provisioning, then a run with nothing to change. Prints both
+# times, the tasks each ran, and the slowest tasks and roles of each (ansible.posix.profile_tasks, profile_roles;
+# whole profiles in build/bench-converge/*.log). Exits non-zero only when it could not run.
+# WPZO_BENCH_KEEP=1 leaves the container running, to profile a run again:
+#   tools/bench-converge.sh nochange    (one more no-change run on the kept container)
+set -euo pipefail
+checkout="$(cd "$(dirname "$0")/.." && pwd)"
+container=wpzo-bench-converge
+work="$checkout/build/bench-converge"
+archive="$checkout/build/wordpress.tar.gz"
+mkdir -p "$work"
+cd "$checkout"
+
+version="$(tools/wordpress-archive.sh "$archive" | sed -n 's/^version=//p')"
+export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks,ansible.posix.profile_roles
+export PROFILE_TASKS_TASK_OUTPUT_LIMIT=all PROFILE_TASKS_SORT_ORDER=descending
+
+run() { # label: one site.yml run; prints its seconds
+  local label="$1" start end
+  start=$(date +%s.%N)
+  # The demo inventory, pointed at this container, with its own credential store (the demo's stays untouched).
+  ansible-playbook -i inventories/demo playbooks/site.yml -e "ansible_host=$container" \
+    -e "wpzo_credentials_dir=$work/credentials" \
+    -e "sites_wordpress_version=$version" -e "sites_wordpress_src=$archive" > "$work/$label.log" 2>&1 \
+    || { echo "bench-converge: the $label run failed, see $work/$label.log" >&2; tail -30 "$work/$label.log" >&2
+         exit 1; }
+  end=$(date +%s.%N)
+  python3 -c "print(f'{$end - $start:.1f}')"
+}
+recap() { # label: the PLAY RECAP counts of that run
+  sed -n 's/^wpzo-demo *: *//p' "$work/$1.log" | tr -s ' '
+}
+slowest() { # label, how many: the slowest tasks of that run, then every role's total
+  echo "slowest tasks ($1):"
+  sed -n '/^TASKS RECAP/,/^ROLES RECAP/p' "$work/$1.log" | grep -E ' -+ +[0-9.]+s$' | head -"$2" | sed 's/^/  /'
+  echo "roles ($1):"
+  sed -n '/^ROLES RECAP/,$p' "$work/$1.log" | grep -E ' -+ +[0-9.]+s$' | sed 's/ -\+ / /; s/^/  /'
+}
+
+labels=(first nochange)
+if [ "${1:-}" = nochange ]; then
+  labels=(nochange)
+else
+  tools/server-container.sh "$container"
+fi
+[ -n "${WPZO_BENCH_KEEP:-}" ] || trap 'docker rm -f "$container" >/dev/null 2>&1 || true' EXIT
+
+declare -A seconds
+for label in "${labels[@]}"; do
+  echo "bench-converge: site.yml, $label run..." >&2
+  seconds[$label]=$(run "$label")
+done
+grep -q 'changed=0 ' "$work/nochange.log" || echo "bench-converge: warning: the no-change run changed something" >&2
+
+printf '\n%s\n' "bench-converge (playbooks/site.yml, inventories/demo; $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg))"
+for label in "${labels[@]}"; do
+  printf '%-22s %7s s   %s\n' "$label" "${seconds[$label]}" "$(recap "$label")"
+done
+for label in "${labels[@]}"; do
+  echo
+  slowest "$label" 15
+done
