@@ -27,8 +27,10 @@ description:
   - A secret the store holds encrypted and the run cannot decrypt fails the task, and so does a missing secret
     whose account exists on the server (O(existing)) unless O(rotate) names it, since a new value would lock out
     what uses the current one.
-  - In check mode nothing is written anywhere (no migration, no encryption, no new file). A missing secret gets
-    a placeholder that is the same in every task of the run, so later tasks report what a real run would do.
+  - In check mode nothing is written anywhere (no migration, no encryption, no new file, no folder). A missing
+    secret gets a placeholder, C(CHECKMODE) and the digest of its name cut to O(length). It is no secret, so a
+    diff that shows it says a new secret would be generated there; it is the same in every task of the run, so
+    later tasks report what a real run would change.
   - To use a value from a vault the operator already has, give it first, as in C(my_vaulted | default(lookup(...))).
 options:
   _terms:

@@ -13,9 +13,9 @@ Pure logic of the ``wpzo.hosting.credential`` lookup; the lookup gives it the ru
   plaintext secret carries a ``.gitignore`` ignoring it all, so only an encrypted store can be committed.
 - When a secret is missing: it is generated and stored, unless its account already exists on the server
   (``existing``) and no rotation was asked for, in which case the run is refused (a new value would lock the
-  account's users out). In check mode nothing is written anywhere: a missing secret gets a placeholder that is
-  the same for every task of the run (derived from the store and the name), so later tasks report what a real
-  run would do and no spurious differences between two tasks.
+  account's users out). In check mode nothing is written anywhere: a missing secret gets a placeholder,
+  ``CHECKMODE`` and the digest of its name (no secret: a diff may show it), the same for every task of the run, so
+  later tasks report what a real run would change and no spurious differences between two tasks.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,7 +25,6 @@ __metaclass__ = type
 import errno
 import hashlib
 import os
-import random
 import re
 import secrets
 import string
@@ -35,6 +34,7 @@ import tempfile
 PRINTABLE = string.ascii_letters + string.digits + string.punctuation
 ALPHANUMERIC = string.ascii_letters + string.digits
 CHARSETS = {"printable": PRINTABLE, "alphanumeric": ALPHANUMERIC}
+PLACEHOLDER_MARK = "CHECKMODE"
 # A part never starts with a dot: hidden files (.gitignore, .tmp-*) belong to the store itself.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_@-][A-Za-z0-9_.@-]*(/[A-Za-z0-9_@-][A-Za-z0-9_.@-]*)*$")
 VAULT_HEADER = "$ANSIBLE_VAULT;"
@@ -63,12 +63,12 @@ def generate(length, charset="printable"):
     return "".join(secrets.choice(alphabet) for _position in range(length))
 
 
-def placeholder(store, name, length, charset="printable"):
-    """The check-mode value of a missing secret: never stored, the same in every task of a run."""
-    seed = hashlib.sha256(("%s\0%s" % (store, name)).encode("utf-8")).hexdigest()
-    chooser = random.Random(seed)  # noqa: S311 - not a secret: never stored, never applied
-    alphabet = CHARSETS[charset]
-    return "".join(chooser.choice(alphabet) for _position in range(length))
+def placeholder(name, length):
+    """The check-mode value of a missing secret: never stored, and no secret at all (made of the word CHECKMODE and
+    the digest of its name only), so a diff that shows it tells the reader a new secret would be generated there;
+    the same in every task of a run, in either charset."""
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()
+    return ((PLACEHOLDER_MARK + digest) * (length // (len(PLACEHOLDER_MARK) + len(digest)) + 1))[:length]
 
 
 def credential_path(store, name):
@@ -409,7 +409,7 @@ class Store:
         if name in (existing or ()) and not wants_rotation(rotate, name):
             raise CredentialError(refusal(name, self.path, site))
         if self.check_mode:
-            return placeholder(self.path, name, length, charset)
+            return placeholder(name, length)
         if self.encrypt is None:
             raise CredentialError(
                 "%s must be generated, but the store is set to be encrypted (wpzo_credentials_encrypt: always) and "

@@ -248,6 +248,24 @@ def test_check_mode_writes_nothing_and_its_placeholders_agree_between_tasks(tmp_
     assert Store(str(store), check_mode=True).get("other", length=20) != first
 
 
+@pytest.mark.parametrize("length", [1, 9, 24, 32, 200])
+@pytest.mark.parametrize("charset", ["printable", "alphanumeric"])
+def test_a_check_mode_placeholder_says_what_it_is_and_fits_the_secret_it_stands_for(tmp_path, length, charset):
+    value = Store(str(tmp_path), check_mode=True).get("wordpress/site-admin", length=length, charset=charset)
+    assert len(value) == length
+    assert set(value) <= set(credentials.CHARSETS[charset])
+    assert value.startswith("CHECKMODE"[:length])
+    # Made of the name alone: nothing random, nothing a real run would ever store.
+    assert value == Store(str(tmp_path / "elsewhere"), check_mode=True).get("wordpress/site-admin", length=length)
+
+
+def test_check_mode_returns_the_stored_secret_when_there_is_one(tmp_path):
+    stored = Store(str(tmp_path)).get("mariadb/site")
+    before = tree(tmp_path)
+    assert Store(str(tmp_path), check_mode=True).get("mariadb/site") == stored
+    assert tree(tmp_path) == before
+
+
 def test_check_mode_neither_encrypts_nor_migrates(tmp_path):
     Store(str(tmp_path / "store")).get("a")
     legacy = tmp_path / "legacy"
