@@ -1,40 +1,66 @@
-"""The lookup as a task calls it: in check mode (``ansible_check_mode`` of ``--check``) it writes nothing."""
+"""The lookup as a task calls it (``ansible`` in a subprocess, its own collection loader): in check mode (the
+``ansible_check_mode`` of ``--check``) it writes nothing and returns placeholders for the secrets it would make."""
 
-import pytest
-from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import init_plugin_loader, lookup_loader
-from ansible.template import Templar
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
-init_plugin_loader()
+from ansible_collections.wpzo.hosting.plugins.lookup import credential
+
+# The folder holding the ansible_collections tree the tests import this collection from (the checkout, linked).
+COLLECTIONS = str(Path(credential.__file__).parents[5])
 
 
-def lookup(store, *terms, check_mode=False, **options):
-    loader = DataLoader()
-    plugin = lookup_loader.get("wpzo.hosting.credential", loader=loader, templar=Templar(loader=loader))
-    variables = {"wpzo_credentials_dir": str(store), "ansible_check_mode": check_mode, "inventory_hostname": "web1"}
-    return plugin.run(list(terms), variables=variables, **options)
+def lookup(store, *terms, check_mode=False, options=""):
+    """What the lookup returns to a task on localhost; fails the test when the task fails."""
+    expression = "{{ query('wpzo.hosting.credential', %s%s) }}" % (
+        ", ".join(repr(term) for term in terms),
+        ", " + options if options else "",
+    )
+    result = run_lookup(store, expression, check_mode)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout.split(" => ", 1)[1])["msg"]
+
+
+def run_lookup(store, expression, check_mode):
+    command = [
+        str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local", "-o", "-m", "debug",
+        "-a", f"msg={expression}", "-e", f"wpzo_credentials_dir={store}", *(["--check"] if check_mode else []),
+    ]  # fmt: skip
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0")
+    return subprocess.run(command, capture_output=True, text=True, check=False, env=env, timeout=120)
 
 
 def files(folder):
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
 
 
+def written(folder):
+    """Every entry with what a write changes (reading changes only the access time)."""
+    return {
+        path: (s.st_mode, s.st_size, s.st_mtime_ns, s.st_ctime_ns) for path in folder.rglob("*") if (s := path.lstat())
+    }
+
+
 def test_a_check_run_generates_nothing_and_says_a_secret_would_be_generated(tmp_path):
     store = tmp_path / "credentials" / "web1"
-    values = lookup(store, "mariadb/wp_site", "wordpress/site-admin", check_mode=True, length=24)
+    values = lookup(store, "mariadb/wp_site", "wordpress/site-admin", check_mode=True, options="length=24")
     assert [value[:9] for value in values] == ["CHECKMODE", "CHECKMODE"]
-    assert values == lookup(store, "mariadb/wp_site", "wordpress/site-admin", check_mode=True, length=24)
+    assert [len(value) for value in values] == [24, 24]
+    assert values == lookup(store, "mariadb/wp_site", "wordpress/site-admin", check_mode=True, options="length=24")
+    assert lookup(store, "mariadb/wp_site", check_mode=True, options="status_only=true") == ["new"]
     assert not (tmp_path / "credentials").exists()
-    assert lookup(store, "mariadb/wp_site", check_mode=True, status_only=True) == ["new"]
 
 
 def test_a_check_run_reads_the_stored_secrets_and_changes_no_file(tmp_path):
     store = tmp_path / "store"
     stored = lookup(store, "redis/admin")
-    before = {path: path.stat() for path in store.rglob("*")}
+    before = written(store)
     assert not stored[0].startswith("CHECKMODE")
     assert lookup(store, "redis/admin", check_mode=True) == stored
-    assert {path: path.stat() for path in store.rglob("*")} == before
+    assert written(store) == before
 
 
 def test_a_real_run_stores_what_it_generates(tmp_path):
@@ -45,6 +71,8 @@ def test_a_real_run_stores_what_it_generates(tmp_path):
 
 
 def test_a_check_run_still_refuses_a_lost_secret_of_an_existing_account(tmp_path):
-    with pytest.raises(Exception, match="already exists on the server"):
-        lookup(tmp_path / "store", "mariadb/wp_site", check_mode=True, existing=["mariadb/wp_site"])
+    expression = "{{ lookup('wpzo.hosting.credential', 'mariadb/wp_site', existing=['mariadb/wp_site']) }}"
+    result = run_lookup(tmp_path / "store", expression, check_mode=True)
+    assert result.returncode != 0
+    assert "already exists on the server" in " ".join((result.stdout + result.stderr).split())
     assert not (tmp_path / "store").exists()
