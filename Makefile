@@ -22,6 +22,7 @@ help: ## List the targets
 setup: venv platform ## Development environment: virtualenv, container engine, test image
 
 venv: $(VENV)/.installed ## Python virtualenv with the pinned tools; the checkout importable as wpzo.hosting
+	@tools/check-collection-path.sh
 
 $(VENV)/.installed: requirements-dev.txt
 	tools/host-packages.sh
