@@ -1,11 +1,16 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A set of files the collection owns: plan, diff, stage, validate the staged files, rename into place.
+"""The collection's one file engine: read, plan, diff, stage, validate the staged files, rename into place,
+roll back on failure.
 
-Shared by every module that writes many small configuration files in one call
-(nginx vhosts, systemd units, PHP-FPM pools). A file is the collection's when it
-carries the marker; purging only ever removes such files, and a file without the
-marker is never overwritten.
+Every module that writes files on the host uses it (nginx vhosts, systemd units, PHP-FPM pools, the Redis ACL
+file). A file is the collection's when it carries the marker; purging only ever removes such files, and a file
+without the marker is never overwritten. A plan compares content, owner, group and mode: a file whose mode or
+owner was changed by hand is put back by the next run.
+
+``marker`` (every function that takes one): a string found in the first 512 bytes (the default); a function
+``(bytes) -> bool`` for a stricter rule (PHP-FPM pools: the exact first line); or None for a file that carries no
+marker because its format has no comments (the Redis ACL file), which the caller owns whatever it holds.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,16 +28,10 @@ import stat
 import tempfile
 import time
 
+from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ApplyError, ModuleError
+
 MARKER = "Managed by wpzo.hosting"
 MARKER_SCAN_BYTES = 512
-
-
-class ManagedFilesError(Exception):
-    def __init__(self, msg, errors=None, details=None):
-        super(ManagedFilesError, self).__init__(msg)
-        self.msg = msg
-        self.errors = list(errors or [])
-        self.details = dict(details or {})
 
 
 FileSpec = collections.namedtuple("FileSpec", "path content owner group mode")
@@ -46,6 +45,11 @@ class Plan(collections.namedtuple("Plan", "added updated removed unchanged confl
 
 
 def is_managed(data, marker=MARKER):
+    """Whether the bytes ``data`` carry ``marker`` (a string, a function or None, see the module's docstring)."""
+    if marker is None:
+        return True
+    if callable(marker):
+        return marker(data)
     return marker.encode("utf-8") in data[:MARKER_SCAN_BYTES]
 
 
@@ -62,16 +66,20 @@ def validate_specs(specs, marker=MARKER):
         if spec.path in seen:
             errors.append("%s: listed twice" % spec.path)
         seen.add(spec.path)
-        if marker not in spec.content[:MARKER_SCAN_BYTES]:
-            errors.append(
-                "%s: content lacks the marker %r in its first %d bytes" % (spec.path, marker, MARKER_SCAN_BYTES)
-            )
+        if not is_managed(spec.content.encode("utf-8"), marker):
+            errors.append("%s: content lacks the marker %s" % (spec.path, _marker_text(marker)))
         for kind, name, lookup in (("owner", spec.owner, pwd.getpwnam), ("group", spec.group, grp.getgrnam)):
             try:
                 lookup(name)
             except KeyError:
                 errors.append("%s: %s %r does not exist" % (spec.path, kind, name))
     return errors
+
+
+def _marker_text(marker):
+    if callable(marker):
+        return "(%s)" % (marker.__doc__ or marker.__name__).strip()
+    return "%r in its first %d bytes" % (marker, MARKER_SCAN_BYTES)
 
 
 def _read(path):
@@ -129,8 +137,20 @@ def plan(specs, existing, marker=MARKER):
     return Plan(added, updated, removed, unchanged, conflicts)
 
 
+def _name(lookup, number):
+    try:
+        return lookup(number)[0]
+    except KeyError:
+        return str(number)
+
+
+def _attributes(owner, group, mode):
+    return "%s:%s %04o" % (owner, group, mode)
+
+
 def build_diff(the_plan, specs, existing, mask=None):
-    """Ansible diff entries; ``mask`` (a function) hides secrets in both sides."""
+    """Ansible diff entries; ``mask`` (a function) hides secrets in both sides. When an updated file's owner,
+    group or mode changes, both headers name them (``path (root:root 0640)``): a diff never hides a change."""
     mask = mask or (lambda text: text)
     by_path = dict((spec.path, spec) for spec in specs)
 
@@ -139,10 +159,18 @@ def build_diff(the_plan, specs, existing, mask=None):
 
     entries = []
     for path in the_plan.added + the_plan.updated + the_plan.removed:
+        before_header = path if path in existing else "/dev/null"
+        after_header = path if path in by_path else "/dev/null"
+        if path in existing and path in by_path:
+            current, spec = existing[path], by_path[path]
+            was = _attributes(_name(pwd.getpwuid, current.uid), _name(grp.getgrgid, current.gid), current.mode)
+            wanted = _attributes(spec.owner, spec.group, spec.mode)
+            if was != wanted:
+                before_header, after_header = "%s (%s)" % (path, was), "%s (%s)" % (path, wanted)
         entries.append(
             {
-                "before_header": path if path in existing else "/dev/null",
-                "after_header": path if path in by_path else "/dev/null",
+                "before_header": before_header,
+                "after_header": after_header,
                 "before": old(path),
                 "after": mask(by_path[path].content) if path in by_path else "",
             }
@@ -355,7 +383,7 @@ def _validate(validator, by_path, staged, removed, tree, overlay, scratch_parent
                 overlays.append((copy, top))
         return validator(Staged(dict(staged), list(removed), root, scratch, overlays))
     except OSError as exc:
-        raise ManagedFilesError("could not stage the %s for its test: %s" % (what, exc)) from exc
+        raise ApplyError("could not stage the %s for its test: %s" % (what, exc)) from exc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -384,7 +412,7 @@ def apply(
     if tree:
         errors = check_tree([by_path[p] for p in the_plan.added + the_plan.updated], the_plan.removed, tree)
         if errors:
-            raise ManagedFilesError("cannot test the %s on a copy of %s" % (what, tree), errors)
+            raise ModuleError("cannot test the %s on a copy of %s" % (what, tree), errors)
     staged = collections.OrderedDict()
     times = _directory_times(the_plan.added + the_plan.updated)
     try:
@@ -393,7 +421,7 @@ def apply(
             staged[path] = _write_temp(by_path[path])
     except OSError as exc:
         _unstage(staged, times)
-        raise ManagedFilesError("could not write the %s: %s" % (what, exc)) from exc
+        raise ApplyError("could not write the %s: %s" % (what, exc)) from exc
     if validator is not None:
         try:
             rc, stdout, stderr = _validate(
@@ -405,7 +433,7 @@ def apply(
         if rc != 0:
             _unstage(staged, times)
             output = (stderr or "").strip() or (stdout or "").strip() or "no output"
-            raise ManagedFilesError(
+            raise ApplyError(
                 "%s test failed (rc=%s), nothing changed: %s" % (what, rc, output),
                 [],
                 {"rc": rc, "stdout": stdout, "stderr": stderr},
@@ -422,7 +450,7 @@ def apply(
     except OSError as exc:
         _discard(staged.values())
         problems = _rollback(journal)
-        raise ManagedFilesError("could not write the %s: %s" % (what, exc), problems) from exc
+        raise ApplyError("could not write the %s: %s" % (what, exc), problems) from exc
 
 
 def apply_in_place(the_plan, specs, existing, validator=None, what="configuration"):
@@ -448,7 +476,7 @@ def apply_in_place(the_plan, specs, existing, validator=None, what="configuratio
             os.unlink(path)
     except OSError as exc:
         problems = _rollback(journal)
-        raise ManagedFilesError("could not write the %s: %s" % (what, exc), problems) from exc
+        raise ApplyError("could not write the %s: %s" % (what, exc), problems) from exc
     if validator is None:
         return
     rc, stdout, stderr = validator()
@@ -456,7 +484,7 @@ def apply_in_place(the_plan, specs, existing, validator=None, what="configuratio
         problems = _rollback(journal)
         output = (stderr or "").strip() or (stdout or "").strip() or "no output"
         state = "previous files restored" if not problems else "rollback incomplete"
-        raise ManagedFilesError(
+        raise ApplyError(
             "%s test failed (rc=%s), %s: %s" % (what, rc, state, output),
             problems,
             {"rc": rc, "stdout": stdout, "stderr": stderr},

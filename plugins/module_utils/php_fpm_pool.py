@@ -6,14 +6,15 @@
 Pipeline (each step is a small function that unit tests call directly):
 
 1. ``validate_pools(pools)``  -> (normalized pools, errors); every problem at once.
-2. ``desired_state(pools, pool_dir)`` -> ``{path: content}`` (raises ``PoolValidationError``).
-3. ``read_existing(pool_dir, desired, purge)`` -> ``({path: bytes}, [irregular paths])``.
-4. ``plan(desired, existing, purge)`` -> ``Plan`` (added/updated/removed/unchanged/conflicts).
-5. ``apply_plan(pool_dir, plan, desired, existing, validator)`` -> staged candidates, tested on a copy of the
+2. ``desired_state(pools, pool_dir)`` -> ``{path: content}`` (raises ``ValidationError``).
+3. ``file_specs(desired)`` -> the pool files for the file engine (``managed_files``), which reads them, plans
+   (content, owner, group and mode: a pool file changed by hand is put back) and builds the diff.
+4. ``apply_plan(pool_dir, plan, specs, existing, validator)`` -> staged candidates, tested on a copy of the
    pool directory (``staged_main_config``), then renamed into place; a failed test changes nothing live.
-6. ``reload_reasons(...)`` -> why the running master must reload although nothing is written now.
+5. ``reload_reasons(...)`` -> why the running master must reload although nothing is written now.
 
-``reconcile()`` ties the steps together for the module.
+``compute()`` ties the steps together for the module: it reads and plans, and returns a ``module_shell.Change``
+whose ``apply`` writes.
 Code here must stay Python 3.8 compatible (it runs on the managed host).
 """
 
@@ -21,12 +22,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import collections
 import os
 import posixpath
 import re
 
-from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files, service_state
+from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files, module_shell, service_state
+from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ApplyError, ModuleError, ValidationError
 
 MARKER = "; Managed by wpzo.hosting.php_fpm_pool - do not edit"
 _MARKER_BYTES = MARKER.encode("utf-8")
@@ -59,39 +60,50 @@ FORCED_MAIL_PARAMETERS = "-i"
 
 PM_CHOICES = ("ondemand", "dynamic", "static")
 
-# Option defaults that do not depend on other options. ``None`` means "derived" (see _derive_defaults)
-# or "not set". Keep in sync with the module's argument_spec (a unit test checks it).
-POOL_DEFAULTS = {
-    "group": None,
-    "listen": None,
-    "listen_owner": "www-data",
-    "listen_group": "www-data",
-    "listen_mode": "0660",
-    "pm": "ondemand",
-    "max_children": 5,
-    "start_servers": None,
-    "min_spare_servers": None,
-    "max_spare_servers": None,
-    "process_idle_timeout": "10s",
-    "max_requests": 500,
-    "request_terminate_timeout": "60s",
-    "request_slowlog_timeout": "5s",
-    "slowlog": None,
-    "open_basedir": None,
-    "upload_tmp_dir": None,
-    "session_save_path": None,
-    "sys_temp_dir": None,
-    "disable_functions": DEFAULT_DISABLE_FUNCTIONS,
-    "memory_limit": "256M",
-    "env": None,
-    "php_admin_values": None,
-    "php_values": None,
-    "status_path": "/fpm-status",
-    "ping_path": "/fpm-ping",
-    "error_log": None,
-}
-REQUIRED_POOL_OPTIONS = ("name", "user", "root")
-POOL_OPTIONS = REQUIRED_POOL_OPTIONS + tuple(POOL_DEFAULTS)
+# The module's options: the one place their types and defaults are written (the module's argument spec is built
+# from them; ``None`` (no default) means "derived", see _derive_defaults, or "not set").
+POOL_SPEC = dict(
+    name=dict(type="str", required=True),
+    user=dict(type="str", required=True),
+    group=dict(type="str"),
+    root=dict(type="path", required=True),
+    listen=dict(type="path"),
+    listen_owner=dict(type="str", default="www-data"),
+    listen_group=dict(type="str", default="www-data"),
+    listen_mode=dict(type="str", default="0660"),
+    pm=dict(type="str", choices=list(PM_CHOICES), default="ondemand"),
+    max_children=dict(type="int", default=5),
+    start_servers=dict(type="int"),
+    min_spare_servers=dict(type="int"),
+    max_spare_servers=dict(type="int"),
+    process_idle_timeout=dict(type="str", default="10s"),
+    max_requests=dict(type="int", default=500),
+    request_terminate_timeout=dict(type="str", default="60s"),
+    request_slowlog_timeout=dict(type="str", default="5s"),
+    slowlog=dict(type="path"),
+    open_basedir=dict(type="list", elements="path"),
+    upload_tmp_dir=dict(type="path"),
+    session_save_path=dict(type="path"),
+    sys_temp_dir=dict(type="path"),
+    disable_functions=dict(type="list", elements="str", default=DEFAULT_DISABLE_FUNCTIONS),
+    memory_limit=dict(type="str", default="256M"),
+    env=dict(type="dict"),
+    php_admin_values=dict(type="dict"),
+    php_values=dict(type="dict"),
+    status_path=dict(type="str", default="/fpm-status"),
+    ping_path=dict(type="str", default="/fpm-ping"),
+    error_log=dict(type="path"),
+)
+ARGUMENT_SPEC = dict(
+    pools=dict(type="list", elements="dict", required=True, options=POOL_SPEC),
+    pool_dir=dict(type="path", default="/etc/php/8.2/fpm/pool.d"),
+    php_fpm_binary=dict(type="path", default="/usr/sbin/php-fpm8.2"),
+    php_fpm_config=dict(type="path", default="/etc/php/8.2/fpm/php-fpm.conf"),
+    purge=dict(type="bool", default=False),
+    validate=dict(type="bool", default=True),
+    reload_check=dict(type="bool", default=True),
+)
+POOL_DEFAULTS = module_shell.defaults(POOL_SPEC)
 
 # Pool name: lower-case letters, digits, "_", "." and "-"; starts with a letter, digit or "_"; 1-64 chars.
 # It becomes the file name (<name>.conf), the section header and the default socket name, so domain
@@ -162,30 +174,7 @@ def php_ini_value(value):
     return ini_quote(value)
 
 
-# --- errors --------------------------------------------------------------------------------------------------
-class PhpFpmPoolError(Exception):
-    """Base error; ``errors`` lists individual problems, ``details`` extra keys for fail_json."""
-
-    def __init__(self, msg, errors=None, details=None):
-        super(PhpFpmPoolError, self).__init__(msg)
-        self.msg = msg
-        self.errors = list(errors or [])
-        self.details = dict(details or {})
-
-
-class PoolValidationError(PhpFpmPoolError):
-    pass
-
-
-class ApplyError(PhpFpmPoolError):
-    pass
-
-
 # --- validation ----------------------------------------------------------------------------------------------
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _has_control(value):
     return bool(_CONTROL_RE.search(value))
 
@@ -201,8 +190,8 @@ def is_inside(path, root):
 
 
 def _pool_label(raw, index):
-    name = raw.get("name") if isinstance(raw, dict) else None
-    if isinstance(name, str) and POOL_NAME_RE.fullmatch(name):
+    name = raw.get("name")
+    if name and POOL_NAME_RE.fullmatch(name):
         return "pool '%s' (pools[%d])" % (name, index)
     return "pool pools[%d]" % index
 
@@ -252,34 +241,16 @@ def _derive_defaults(pool, name_ok, root_ok):
 
 
 def normalize_pool(raw, index=0):
-    """Apply defaults to one pool and validate it. Returns ``(pool, errors)``."""
-    if not isinstance(raw, dict):
-        return None, ["pool pools[%d]: must be a dict, got %s" % (index, type(raw).__name__)]
+    """Apply defaults to one pool (as the argument spec checked it: every option present, of its type; an
+    option set to None takes its default) and validate what the spec cannot. Returns ``(pool, errors)``."""
     label = _pool_label(raw, index)
     errors = []
-
-    unknown = sorted(set(raw) - set(POOL_OPTIONS))
-    for key in unknown:
-        errors.append("%s: %s: unknown option" % (label, key))
-
     pool = {}
-    for key in REQUIRED_POOL_OPTIONS:
-        pool[key] = raw.get(key)
-        if pool[key] is None or pool[key] == "":
-            errors.append("%s: %s: is required" % (label, key))
     for key, default in POOL_DEFAULTS.items():
         value = raw.get(key)
         if value is None:
             value = list(default) if isinstance(default, list) else default
         pool[key] = value
-    if errors:
-        return pool, errors
-
-    for key in ("name", "user", "root"):
-        if not isinstance(pool[key], str):
-            errors.append("%s: %s: must be a string" % (label, key))
-    if errors:
-        return pool, errors
     name, root = pool["name"], pool["root"]
     name_ok = bool(POOL_NAME_RE.fullmatch(name))
     root_ok = is_normalized_abspath(root) and root != "/" and ":" not in root
@@ -290,13 +261,7 @@ def normalize_pool(raw, index=0):
         errors.append("%s: %s: %s" % (label, field, msg))
 
     def want_str(field):
-        value = pool[field]
-        if value is None:  # derived from an invalid name/root, which is reported already
-            return None
-        if not isinstance(value, str):
-            err(field, "must be a string, got %s" % type(value).__name__)
-            return None
-        return value
+        return pool[field]  # None: derived from an invalid name/root, which is reported already
 
     if not name_ok:
         err("name", "%r is not a valid pool name (lower-case letters, digits, '_', '.', '-'; 1-64 chars)" % name)
@@ -325,9 +290,6 @@ def normalize_pool(raw, index=0):
         err("listen_mode", "%r must be a quoted 4-digit octal string such as '0660'" % mode)
 
     pm = pool["pm"]
-    if pm not in PM_CHOICES:
-        err("pm", "%r must be one of %s" % (pm, ", ".join(PM_CHOICES)))
-
     numbers = {}
     for field, minimum in (
         ("max_children", 1),
@@ -339,9 +301,7 @@ def normalize_pool(raw, index=0):
         value = pool[field]
         if value is None:
             continue
-        if not _is_int(value):
-            err(field, "must be an integer, got %r" % (value,))
-        elif value < minimum:
+        if value < minimum:
             err(field, "must be >= %d, got %d" % (minimum, value))
         else:
             numbers[field] = value
@@ -362,7 +322,7 @@ def normalize_pool(raw, index=0):
         start = numbers.get("start_servers")
         if start is not None and low is not None and high is not None and not low <= start <= high:
             err("start_servers", "must be between min_spare_servers and max_spare_servers")
-    elif pm in PM_CHOICES:
+    else:
         for field in spare:
             if pool[field] is not None:
                 err(field, "is only valid with pm=dynamic (pm is %s)" % pm)
@@ -390,25 +350,15 @@ def normalize_pool(raw, index=0):
         elif root_ok and not is_inside(value, root):
             err(field, "%r is outside root %r" % (value, root))
 
-    basedirs = pool["open_basedir"]
-    if basedirs is None:
-        pass
-    elif not isinstance(basedirs, list):
-        err("open_basedir", "must be a list of paths ([] for none)")
-    else:
-        for entry in basedirs:
-            if not isinstance(entry, str) or not is_normalized_abspath(entry) or ":" in entry:
-                err("open_basedir", "%r must be a normalized absolute path without ':'" % (entry,))
-            elif root_ok and not is_inside(entry, root):
-                err("open_basedir", "%r is outside root %r" % (entry, root))
+    for entry in pool["open_basedir"] or []:
+        if not is_normalized_abspath(entry) or ":" in entry:
+            err("open_basedir", "%r must be a normalized absolute path without ':'" % (entry,))
+        elif root_ok and not is_inside(entry, root):
+            err("open_basedir", "%r is outside root %r" % (entry, root))
 
-    functions = pool["disable_functions"]
-    if not isinstance(functions, list):
-        err("disable_functions", "must be a list of function names")
-    else:
-        for entry in functions:
-            if not isinstance(entry, str) or not FUNCTION_NAME_RE.fullmatch(entry):
-                err("disable_functions", "%r is not a valid function name" % (entry,))
+    for entry in pool["disable_functions"]:
+        if not FUNCTION_NAME_RE.fullmatch(entry):
+            err("disable_functions", "%r is not a valid function name" % (entry,))
 
     for field in ("status_path", "ping_path"):
         value = want_str(field)
@@ -422,12 +372,9 @@ def normalize_pool(raw, index=0):
 def _validate_dicts(pool, err):
     for field in ("env", "php_admin_values", "php_values"):
         values = pool[field]
-        if not isinstance(values, dict):
-            err(field, "must be a dict")
-            continue
         key_re = ENV_KEY_RE if field == "env" else INI_KEY_RE
         for key, value in values.items():
-            if not isinstance(key, str) or not key_re.fullmatch(key):
+            if not key_re.fullmatch(key):
                 err(field, "key %r is not a valid %s name" % (key, "environment variable" if field == "env" else "ini"))
                 continue
             if value is None or isinstance(value, (dict, list)):
@@ -435,35 +382,30 @@ def _validate_dicts(pool, err):
             if field != "env" and key in MANAGED_INI_KEYS:
                 err("%s[%s]" % (field, key), "is managed by this module; use the dedicated pool option")
     admin, user = pool["php_admin_values"], pool["php_values"]
-    if isinstance(admin, dict) and isinstance(user, dict):
-        for key in sorted(set(admin) & set(user), key=str):
-            err("php_values[%s]" % key, "is also set in php_admin_values")
+    for key in sorted(set(admin) & set(user)):
+        err("php_values[%s]" % key, "is also set in php_admin_values")
 
 
 def validate_pools(pools):
     """Normalize and validate all pools. Returns ``(normalized, errors)``; ``errors`` lists every problem."""
-    if not isinstance(pools, list):
-        return [], ["pools: must be a list"]
     normalized, errors = [], []
     names, sockets = {}, {}
     for index, raw in enumerate(pools):
         pool, pool_errors = normalize_pool(raw, index)
         errors.extend(pool_errors)
-        if pool is None:
-            continue
         normalized.append(pool)
         label = _pool_label(raw, index)
         name, listen = pool.get("name"), pool.get("listen")
-        if isinstance(name, str):
-            if name in names:
-                errors.append("%s: name: duplicate pool name, also used by pools[%d]" % (label, names[name]))
-            else:
-                names[name] = index
-        if isinstance(listen, str):
-            if listen not in sockets:
-                sockets[listen] = (index, name)
-            elif sockets[listen][1] != name:  # same name: the duplicate-name error already covers it
-                errors.append("%s: listen: socket %r is also used by pools[%d]" % (label, listen, sockets[listen][0]))
+        if name in names:
+            errors.append("%s: name: duplicate pool name, also used by pools[%d]" % (label, names[name]))
+        else:
+            names[name] = index
+        if listen is None:  # derived from an invalid name, which is reported already
+            continue
+        if listen not in sockets:
+            sockets[listen] = (index, name)
+        elif sockets[listen][1] != name:  # same name: the duplicate-name error already covers it
+            errors.append("%s: listen: socket %r is also used by pools[%d]" % (label, listen, sockets[listen][0]))
     return normalized, errors
 
 
@@ -554,97 +496,31 @@ def pool_name_from_path(path):
 
 
 def desired_state(pools, pool_dir, sockets=None):
-    """Validate and render all pools: ``{path: content}``. Raises PoolValidationError with every problem.
+    """Validate and render all pools: ``{path: content}``. Raises ValidationError with every problem.
     The pools' sockets are appended to the list ``sockets`` when given."""
     normalized, errors = validate_pools(pools)
     if errors:
-        raise PoolValidationError("invalid pool definitions (%d problem(s))" % len(errors), errors)
+        raise ValidationError("invalid pool definitions (%d problem(s))" % len(errors), errors)
     if sockets is not None:
         sockets.extend(pool["listen"] for pool in normalized)
     return dict((pool_path(pool_dir, pool["name"]), render_pool(pool)) for pool in normalized)
 
 
-# --- reading and planning ------------------------------------------------------------------------------------
+# --- files --------------------------------------------------------------------------------------------------
 def is_managed(content):
-    """True when the file content (bytes) starts with the marker line."""
+    """the first line is the php_fpm_pool marker"""
     first = content.split(b"\n", 1)[0].rstrip(b"\r")
     return first == _MARKER_BYTES
 
 
-def read_existing(pool_dir, desired, purge=False):
-    """Read the on-disk bytes of the files that matter: desired paths, plus every ``*.conf`` when purging.
-
-    One directory scan, then one read per relevant regular file; nothing else is stat'ed.
-    Returns ``({path: bytes}, irregular)`` where ``irregular`` lists desired paths that exist but are not
-    regular files (symlinks, directories ...). Non-regular files are never read, purged or replaced.
-    """
-    existing, irregular = {}, []
-    entries = {}
-    with os.scandir(pool_dir) as iterator:
-        for entry in iterator:
-            if entry.name.endswith(CONF_SUFFIX) and not entry.name.startswith("."):
-                entries[entry.path] = entry
-    wanted = set(entries) if purge else set(desired) & set(entries)
-    for path in sorted(wanted):
-        entry = entries[path]
-        if entry.is_symlink() or not entry.is_file():
-            if path in desired:
-                irregular.append(path)
-            continue
-        with open(path, "rb") as handle:
-            existing[path] = handle.read()
-    return existing, irregular
+def file_specs(desired):
+    """The pool files for the file engine: root-owned, mode 0640 (``env`` may hold secrets)."""
+    return [managed_files.file_spec(path, desired[path], mode=FILE_MODE) for path in sorted(desired)]
 
 
-class Plan(collections.namedtuple("Plan", "added updated removed unchanged conflicts")):
-    """Lists of paths. ``conflicts``: desired paths occupied by files without the marker."""
-
-    __slots__ = ()
-
-    @property
-    def changed(self):
-        return bool(self.added or self.updated or self.removed)
-
-
-def plan(desired, existing, purge=False):
-    """Compare desired ``{path: str}`` with existing ``{path: bytes}``.
-
-    Only files carrying the marker are ever updated or removed; removal only happens with ``purge``.
-    """
-    added, updated, unchanged, conflicts = [], [], [], []
-    for path in sorted(desired):
-        current = existing.get(path)
-        if current is None:
-            added.append(path)
-        elif not is_managed(current):
-            conflicts.append(path)
-        elif current == desired[path].encode("utf-8"):
-            unchanged.append(path)
-        else:
-            updated.append(path)
-    removed = []
-    if purge:
-        removed = sorted(path for path, content in existing.items() if path not in desired and is_managed(content))
-    return Plan(added, updated, removed, unchanged, conflicts)
-
-
-def build_diff(the_plan, desired, existing):
-    """Ansible diff list (one entry per added/updated/removed file), sorted by path."""
-
-    def text(data):
-        return data.decode("utf-8", "replace")
-
-    diff = []
-    for path in sorted(the_plan.added + the_plan.updated + the_plan.removed):
-        diff.append(
-            {
-                "before_header": path,
-                "after_header": path,
-                "before": text(existing[path]) if path in existing else "",
-                "after": desired.get(path, ""),
-            }
-        )
-    return diff
+def purge_globs(pool_dir, purge):
+    """With ``purge``, every ``*.conf`` directly in ``pool_dir`` (dot files and other names never)."""
+    return [os.path.join(pool_dir, "*" + CONF_SUFFIX)] if purge else []
 
 
 # --- applying ------------------------------------------------------------------------------------------------
@@ -672,32 +548,22 @@ def staged_main_config(text, pool_dir, staged_pool_dir):
     return "".join(lines)
 
 
-def apply_plan(pool_dir, the_plan, desired, existing, validator=None, scratch_parent=None):
-    """Apply ``the_plan`` with managed_files: every candidate is staged beside its target, ``validator``
+def apply_plan(pool_dir, the_plan, specs, existing, validator=None, scratch_parent=None):
+    """Apply ``the_plan`` with the file engine: every candidate is staged beside its target, ``validator``
     (``(staged) -> (rc, stdout, stderr)``, a ``managed_files.Staged`` whose ``root`` is a copy of ``pool_dir`` with
     the candidates in place and the removed pools gone) tests them, and only then are they renamed into place and
     the removed ones deleted. A failing test changes nothing live; a failure while renaming puts every file back.
     Raises ApplyError.
     """
-    if not the_plan.changed:
-        return
-    specs = [managed_files.file_spec(path, desired[path], mode=FILE_MODE) for path in the_plan.added + the_plan.updated]
-    previous = {}
-    for path in the_plan.updated + the_plan.removed:
-        st = os.stat(path)
-        previous[path] = managed_files.Existing(existing[path], st.st_uid, st.st_gid, st.st_mode & 0o7777)
-    try:
-        managed_files.apply(
-            the_plan,
-            specs,
-            previous,
-            validator,
-            what="php-fpm configuration",
-            tree=pool_dir,
-            scratch_parent=scratch_parent,
-        )
-    except managed_files.ManagedFilesError as exc:
-        raise ApplyError(exc.msg, exc.errors, exc.details) from exc
+    managed_files.apply(
+        the_plan,
+        specs,
+        existing,
+        validator,
+        what="php-fpm configuration",
+        tree=pool_dir,
+        scratch_parent=scratch_parent,
+    )
 
 
 def config_pid_file(text):
@@ -720,52 +586,52 @@ def reload_reasons(pool_dir, pool_paths, sockets, pid_file, proc="/proc"):
 
 
 # --- orchestration -------------------------------------------------------------------------------------------
-def reconcile(
+def compute(
     pools,
     pool_dir,
     purge=False,
     validate=True,
     check_mode=False,
-    want_diff=False,
     validator=None,
     php_fpm_binary=None,
     pid_file=None,
     scratch_parent=None,
 ):
-    """Run the whole pipeline; return the module result dict or raise PhpFpmPoolError.
+    """Read the pool directory and plan; return a ``module_shell.Change`` (writes nothing) or raise ModuleError.
 
-    ``validator`` is only called (and ``php_fpm_binary`` only checked) when ``validate`` is true, something
-    changed and we are not in check mode. With ``pid_file`` (php-fpm's), a run that writes nothing still reports
-    ``changed`` (and ``reload_needed``) when the running master has not loaded the pools on disk: an earlier run
-    was killed between writing them and its reload.
+    The change's ``apply`` removes what a killed run left, then (when something changed) writes the plan:
+    ``validator`` is only called (and ``php_fpm_binary`` only checked) when ``validate`` is true and something
+    changed. With ``pid_file`` (php-fpm's), a run that writes nothing still reports ``changed`` (and
+    ``reload_needed``) when the running master has not loaded the pools on disk: an earlier run was killed
+    between writing them and its reload.
     """
-    if not isinstance(pool_dir, str) or not pool_dir.startswith("/"):
-        raise PoolValidationError("pool_dir must be an absolute path", ["pool_dir: %r is not absolute" % (pool_dir,)])
+    if not pool_dir.startswith("/"):
+        raise ValidationError("pool_dir must be an absolute path", ["pool_dir: %r is not absolute" % (pool_dir,)])
     sockets = []
     desired = desired_state(pools, pool_dir, sockets)
+    specs = file_specs(desired)
 
     if os.path.isdir(pool_dir):
-        existing, irregular = read_existing(pool_dir, desired, purge)
+        existing = managed_files.read_existing(specs, purge_globs(pool_dir, purge), is_managed)
     elif check_mode:
-        existing, irregular = {}, []
+        existing = {}
     else:
-        raise PhpFpmPoolError("pool_dir %s does not exist (is php-fpm installed?)" % pool_dir)
+        raise ModuleError("pool_dir %s does not exist (is php-fpm installed?)" % pool_dir)
 
-    the_plan = plan(desired, existing, purge)
-    errors = ["pool '%s': %s exists and is not a regular file" % (pool_name_from_path(p), p) for p in irregular]
-    errors += [
-        "pool '%s': %s exists but is not managed by wpzo.hosting.php_fpm_pool (no marker line); "
+    the_plan = managed_files.plan(specs, existing, is_managed)
+    errors = [
+        "pool '%s': %s exists and is not a regular file" % (pool_name_from_path(p), p)
+        if existing[p].content is None
+        else "pool '%s': %s exists but is not managed by wpzo.hosting.php_fpm_pool (no marker line); "
         "remove it or choose another pool name" % (pool_name_from_path(p), p)
         for p in the_plan.conflicts
     ]
     if errors:
-        raise PoolValidationError("refusing to overwrite unmanaged files", errors)
+        raise ValidationError("refusing to overwrite unmanaged files", errors)
 
     def names(paths):
         return [pool_name_from_path(p) for p in paths]
 
-    if not check_mode:
-        managed_files.clean_stray([pool_dir], scratch_parent or managed_files.default_scratch_parent())
     reasons = []
     if not the_plan.changed and os.path.isdir(pool_dir):
         reasons = reload_reasons(pool_dir, desired, sockets, pid_file)
@@ -776,20 +642,23 @@ def reconcile(
         "removed": names(the_plan.removed),
         "pools": [pool["name"] for pool in pools],
         "reload_needed": the_plan.changed or bool(reasons),
+        "diff": managed_files.build_diff(the_plan, specs, existing),
     }
     if reasons:
         result["reload_reasons"] = reasons
-    if want_diff:
-        result["diff"] = build_diff(the_plan, desired, existing)
 
-    if the_plan.changed and not check_mode:
+    def apply():
+        managed_files.clean_stray([pool_dir], scratch_parent or managed_files.default_scratch_parent())
+        if not the_plan.changed:
+            return
         run = None
         if validate:
             if not php_fpm_binary or not os.access(php_fpm_binary, os.X_OK):
-                raise PhpFpmPoolError(
+                raise ModuleError(
                     "php_fpm_binary %s is not an executable file; install php-fpm or set validate=false"
                     % php_fpm_binary
                 )
             run = validator
-        apply_plan(pool_dir, the_plan, desired, existing, run, scratch_parent)
-    return result
+        apply_plan(pool_dir, the_plan, specs, existing, run, scratch_parent)
+
+    return module_shell.Change(result, apply)

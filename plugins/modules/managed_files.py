@@ -159,9 +159,9 @@ reload_reasons:
   sample: [/etc/nginx/wpzo/sites/example.com.conf changed after the last load]
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files as mf
-from ansible_collections.wpzo.hosting.plugins.module_utils import service_state
+from ansible_collections.wpzo.hosting.plugins.module_utils import module_shell, service_state
+from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ValidationError
 
 
 def reload_reasons(the_plan, specs, purge, kind, pid_file):
@@ -217,54 +217,94 @@ def run_on_copies(module, argv, staged):
     return 0, "", ""
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            files=dict(
-                type="list",
-                elements="dict",
-                required=True,
-                options=dict(
-                    path=dict(type="path", required=True),
-                    content=dict(type="str", required=True),
-                    owner=dict(type="str", default="root"),
-                    group=dict(type="str", default="root"),
-                    mode=dict(type="str", default="0644"),
-                    secret=dict(type="bool", default=False),
-                ),
-            ),
-            purge=dict(type="list", elements="str", default=[]),
-            validate=dict(type="list", elements="str", default=[]),
-            validate_tree=dict(type="path"),
-            reload_check=dict(type="str", choices=["nginx"]),
-            reload_check_pid_file=dict(type="path", default="/run/nginx.pid"),
-            marker=dict(type="str", default=mf.MARKER),
+ARGUMENT_SPEC = dict(
+    files=dict(
+        type="list",
+        elements="dict",
+        required=True,
+        options=dict(
+            path=dict(type="path", required=True),
+            content=dict(type="str", required=True),
+            owner=dict(type="str", default="root"),
+            group=dict(type="str", default="root"),
+            mode=dict(type="str", default="0644"),
+            secret=dict(type="bool", default=False),
         ),
-        supports_check_mode=True,
-    )
+    ),
+    purge=dict(type="list", elements="str", default=[]),
+    validate=dict(type="list", elements="str", default=[]),
+    validate_tree=dict(type="path"),
+    reload_check=dict(type="str", choices=["nginx"]),
+    reload_check_pid_file=dict(type="path", default="/run/nginx.pid"),
+    marker=dict(type="str", default=mf.MARKER),
+)
+
+
+def masked_diff(the_plan, specs, existing, files):
+    """The diff, with the content of secret files (and of every purged file) replaced."""
+    secret_paths = set(f["path"] for f in files if f["secret"])
+    secret_paths.update(the_plan.removed)
+    return [
+        dict(entry, before="(secret)\n", after="(secret)\n")
+        if entry["after_header"].split(" (")[0] in secret_paths or entry["before_header"].split(" (")[0] in secret_paths
+        else entry
+        for entry in mf.build_diff(the_plan, specs, existing)
+    ]
+
+
+def write(module, the_plan, specs, existing, scratch_parent):
+    """Stage, test and rename the plan the way O(validate) asks."""
+    params = module.params
+    argv = params["validate"]
+    what = " ".join(argv) or "configuration"
+    if not argv:
+        mf.apply(the_plan, specs, existing, None, what, scratch_parent=scratch_parent)
+    elif params["validate_tree"] or has_placeholder(argv):
+        mf.apply(
+            the_plan,
+            specs,
+            existing,
+            lambda staged: run_on_copies(module, argv, staged),
+            what,
+            tree=params["validate_tree"],
+            scratch_parent=scratch_parent,
+        )
+    elif private_namespace(module):
+        mf.apply(
+            the_plan,
+            specs,
+            existing,
+            lambda staged: module.run_command(namespace_command(staged.overlays, argv)),
+            what,
+            scratch_parent=scratch_parent,
+            overlay=True,
+        )
+    else:
+        module.warn("no private mount namespace (unshare --mount): %s tests the files in place, after the rename" % what)
+        mf.apply_in_place(the_plan, specs, existing, lambda: module.run_command(argv), what)
+
+
+def compute(module):
     params = module.params
     marker = params["marker"]
     try:
         specs = [mf.file_spec(f["path"], f["content"], f["owner"], f["group"], f["mode"]) for f in params["files"]]
     except ValueError as exc:
-        module.fail_json(msg="invalid mode: %s" % exc)
+        raise ValidationError("invalid mode: %s" % exc) from exc
     errors = mf.validate_specs(specs, marker)
     if errors:
-        module.fail_json(msg="invalid files: %s" % "; ".join(errors), errors=errors)
+        raise ValidationError("invalid files: %s" % "; ".join(errors), errors)
 
     existing = mf.read_existing(specs, params["purge"], marker)
     the_plan = mf.plan(specs, existing, marker)
     if the_plan.conflicts:
         errors = ["%s exists and is not managed (no marker): remove it or rename" % p for p in the_plan.conflicts]
-        module.fail_json(msg="refusing to overwrite unmanaged files: %s" % "; ".join(errors), errors=errors)
+        raise ValidationError("refusing to overwrite unmanaged files: %s" % "; ".join(errors), errors)
     if params["validate_tree"]:
         errors = mf.check_tree(specs, the_plan.removed, params["validate_tree"])
         if errors:
-            module.fail_json(msg="files outside validate_tree: %s" % "; ".join(errors), errors=errors)
+            raise ValidationError("files outside validate_tree: %s" % "; ".join(errors), errors)
 
-    scratch_parent = mf.default_scratch_parent()
-    if not module.check_mode:
-        mf.clean_stray(mf.staged_directories(specs, params["purge"]), scratch_parent)
     reasons = reload_reasons(the_plan, specs, params["purge"], params["reload_check"], params["reload_check_pid_file"])
     result = dict(
         changed=the_plan.changed or bool(reasons),
@@ -272,53 +312,22 @@ def main():
         updated=the_plan.updated,
         removed=the_plan.removed,
         reload_needed=the_plan.changed or bool(reasons),
+        diff=masked_diff(the_plan, specs, existing, params["files"]),
     )
     if reasons:
         result["reload_reasons"] = reasons
-    if module._diff:
-        secret_paths = set(f["path"] for f in params["files"] if f["secret"])
-        secret_paths.update(p for p in the_plan.removed if p not in secret_paths)
-        result["diff"] = [
-            dict(entry, before="(secret)\n", after="(secret)\n")
-            if entry["after_header"] in secret_paths or entry["before_header"] in secret_paths
-            else entry
-            for entry in mf.build_diff(the_plan, specs, existing)
-        ]
 
-    if the_plan.changed and not module.check_mode:
-        argv = params["validate"]
-        what = " ".join(argv) or "configuration"
-        try:
-            if not argv:
-                mf.apply(the_plan, specs, existing, None, what, scratch_parent=scratch_parent)
-            elif params["validate_tree"] or has_placeholder(argv):
-                mf.apply(
-                    the_plan,
-                    specs,
-                    existing,
-                    lambda staged: run_on_copies(module, argv, staged),
-                    what,
-                    tree=params["validate_tree"],
-                    scratch_parent=scratch_parent,
-                )
-            elif private_namespace(module):
-                mf.apply(
-                    the_plan,
-                    specs,
-                    existing,
-                    lambda staged: module.run_command(namespace_command(staged.overlays, argv)),
-                    what,
-                    scratch_parent=scratch_parent,
-                    overlay=True,
-                )
-            else:
-                module.warn(
-                    "no private mount namespace (unshare --mount): %s tests the files in place, after the rename" % what
-                )
-                mf.apply_in_place(the_plan, specs, existing, lambda: module.run_command(argv), what)
-        except mf.ManagedFilesError as exc:
-            module.fail_json(msg=exc.msg, errors=exc.errors, **exc.details)
-    module.exit_json(**result)
+    def apply():
+        scratch_parent = mf.default_scratch_parent()
+        mf.clean_stray(mf.staged_directories(specs, params["purge"]), scratch_parent)
+        if the_plan.changed:
+            write(module, the_plan, specs, existing, scratch_parent)
+
+    return module_shell.Change(result, apply)
+
+
+def main():
+    module_shell.run(ARGUMENT_SPEC, compute)
 
 
 if __name__ == "__main__":

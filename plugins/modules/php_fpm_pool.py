@@ -19,8 +19,9 @@ description:
   - Every file written starts with the marker line C(; Managed by wpzo.hosting.php_fpm_pool - do not edit). Only
     files carrying that marker are ever changed or removed; a file without it at a pool's path is an error, and
     files without it (such as Debian's C(www.conf)) are never touched.
-  - Unchanged files are left alone (their bytes are compared with the rendered content). Output is deterministic,
-    dictionary keys are sorted.
+  - Unchanged files are left alone (their bytes, owner, group and mode are compared with the rendered content,
+    C(root:root) and C(0640)); a pool file whose mode or owner was changed by hand is put back. Output is
+    deterministic, dictionary keys are sorted.
   - All input is validated before anything is written and every problem is reported at once in RV(errors).
   - "Changes are staged, tested, then applied. Every new or changed file is first written beside its target as a
     staged file (C(.wpzo-*), which the C(*.conf) include does not match). If O(validate) is true,
@@ -285,7 +286,7 @@ added:
   elements: str
   sample: [example.com]
 updated:
-  description: Names of pools whose existing file content changed.
+  description: Names of pools whose existing file's content, owner, group or mode changed.
   returned: success
   type: list
   elements: str
@@ -348,62 +349,16 @@ rc:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.wpzo.hosting.plugins.module_utils import module_shell
 from ansible_collections.wpzo.hosting.plugins.module_utils.php_fpm_pool import (
-    DEFAULT_DISABLE_FUNCTIONS,
-    PM_CHOICES,
-    PhpFpmPoolError,
+    ARGUMENT_SPEC,
+    compute,
     config_pid_file,
-    reconcile,
     staged_main_config,
 )
 
-POOL_SPEC = dict(
-    name=dict(type="str", required=True),
-    user=dict(type="str", required=True),
-    group=dict(type="str"),
-    root=dict(type="path", required=True),
-    listen=dict(type="path"),
-    listen_owner=dict(type="str", default="www-data"),
-    listen_group=dict(type="str", default="www-data"),
-    listen_mode=dict(type="str", default="0660"),
-    pm=dict(type="str", choices=list(PM_CHOICES), default="ondemand"),
-    max_children=dict(type="int", default=5),
-    start_servers=dict(type="int"),
-    min_spare_servers=dict(type="int"),
-    max_spare_servers=dict(type="int"),
-    process_idle_timeout=dict(type="str", default="10s"),
-    max_requests=dict(type="int", default=500),
-    request_terminate_timeout=dict(type="str", default="60s"),
-    request_slowlog_timeout=dict(type="str", default="5s"),
-    slowlog=dict(type="path"),
-    open_basedir=dict(type="list", elements="path"),
-    upload_tmp_dir=dict(type="path"),
-    session_save_path=dict(type="path"),
-    sys_temp_dir=dict(type="path"),
-    disable_functions=dict(type="list", elements="str", default=list(DEFAULT_DISABLE_FUNCTIONS)),
-    memory_limit=dict(type="str", default="256M"),
-    env=dict(type="dict"),
-    php_admin_values=dict(type="dict"),
-    php_values=dict(type="dict"),
-    status_path=dict(type="str", default="/fpm-status"),
-    ping_path=dict(type="str", default="/fpm-ping"),
-    error_log=dict(type="path"),
-)
 
-ARGUMENT_SPEC = dict(
-    pools=dict(type="list", elements="dict", required=True, options=POOL_SPEC),
-    pool_dir=dict(type="path", default="/etc/php/8.2/fpm/pool.d"),
-    php_fpm_binary=dict(type="path", default="/usr/sbin/php-fpm8.2"),
-    php_fpm_config=dict(type="path", default="/etc/php/8.2/fpm/php-fpm.conf"),
-    purge=dict(type="bool", default=False),
-    validate=dict(type="bool", default=True),
-    reload_check=dict(type="bool", default=True),
-)
-
-
-def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+def compute_change(module):
     params = module.params
     config_text = None
     try:
@@ -423,21 +378,20 @@ def main():
             handle.write(staged_main_config(config_text, params["pool_dir"], staged.root))
         return module.run_command([params["php_fpm_binary"], "-t", "-y", main_config])
 
-    try:
-        result = reconcile(
-            pools=params["pools"],
-            pool_dir=params["pool_dir"],
-            purge=params["purge"],
-            validate=params["validate"],
-            check_mode=module.check_mode,
-            want_diff=module._diff,
-            validator=validator,
-            php_fpm_binary=params["php_fpm_binary"],
-            pid_file=pid_file,
-        )
-    except PhpFpmPoolError as exc:
-        module.fail_json(msg=exc.msg, errors=exc.errors, **exc.details)
-    module.exit_json(**result)
+    return compute(
+        pools=params["pools"],
+        pool_dir=params["pool_dir"],
+        purge=params["purge"],
+        validate=params["validate"],
+        check_mode=module.check_mode,
+        validator=validator,
+        php_fpm_binary=params["php_fpm_binary"],
+        pid_file=pid_file,
+    )
+
+
+def main():
+    module_shell.run(ARGUMENT_SPEC, compute_change)
 
 
 if __name__ == "__main__":

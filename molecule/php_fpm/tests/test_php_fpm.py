@@ -357,3 +357,35 @@ def test_a_killed_run_leaves_nothing_a_second_converge_does_not_repair(host):
     # And the run after that has nothing to do.
     assert converge()["changed"] == 0
     host.run(f"rm -f /root/{added}.conf.desired /root/{updated}.conf.desired /root/{updated}.conf.old")
+
+
+# --- a pool file changed by hand -----------------------------------------------------------------------------
+POOL_TASK = "TASK [wpzo.hosting.php_fpm : Manage the role's pools in one call, checked with php-fpm -t and rolled back"
+
+
+def changed_tasks(stdout):
+    """The names of the tasks (and handlers) a run reported changed."""
+    names, current = [], None
+    for line in stdout.splitlines():
+        if line.startswith(("TASK [", "RUNNING HANDLER [")):
+            current = line.rstrip("* ")
+        elif line.startswith("changed: ") and current:
+            names.append(current)
+    return names
+
+
+def test_a_pool_file_whose_mode_and_owner_were_changed_by_hand_is_put_back(host):
+    path = f"{POOL_DIR}/site_b.conf"  # site_b's pool holds an env value: it must not stay world-readable
+    content = host.file(path).content
+    host.check_output(f"chmod 0644 {path} && chown site_b:site_b {path}")
+    assert host.file(path).mode == 0o644 and host.file(path).user == "site_b"
+
+    repair = converge()
+    tasks = [name for name in changed_tasks(repair["stdout"]) if name.startswith("TASK [")]
+    assert len(tasks) == 1 and tasks[0].startswith(POOL_TASK), tasks
+    pool_file = host.file(path)
+    assert (pool_file.mode, pool_file.user, pool_file.group) == (0o640, "root", "root")
+    assert pool_file.content == content
+    assert probe(host, "site_b")["user"] == "site_b"
+
+    assert converge()["changed"] == 0

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files as mf
+from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ModuleError
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 MY_GROUP = grp.getgrgid(os.getgid()).gr_name
@@ -59,7 +60,7 @@ def test_unmanaged_file_at_a_listed_path_is_a_conflict(tmp_path):
 def test_failed_validation_restores_every_file(tmp_path):
     reconcile([spec(tmp_path / "a.conf", body="old"), spec(tmp_path / "gone.conf")])
     before = (tmp_path / "a.conf").read_bytes()
-    with pytest.raises(mf.ManagedFilesError) as raised:
+    with pytest.raises(ModuleError) as raised:
         reconcile(
             [spec(tmp_path / "a.conf", body="broken"), spec(tmp_path / "new.conf")],
             purge=[str(tmp_path / "*.conf")],
@@ -170,7 +171,7 @@ def test_a_failing_validation_leaves_the_live_files_untouched(tree, tmp_path):
     before = snapshot(tree)
     specs = [spec(tree / "sites" / "keep.conf", "broken"), spec(tree / "sites" / "new.conf", "new")]
     the_plan, existing = plan_for(specs, [str(tree / "sites" / "*.conf")])
-    with pytest.raises(mf.ManagedFilesError) as raised:
+    with pytest.raises(ModuleError) as raised:
         mf.apply(
             the_plan,
             specs,
@@ -250,7 +251,7 @@ def test_a_rename_failure_restores_what_was_renamed(tree, tmp_path, monkeypatch)
         return real_replace(src, dst)
 
     monkeypatch.setattr(mf.os, "replace", flaky_replace)
-    with pytest.raises(mf.ManagedFilesError, match="No space left on device"):
+    with pytest.raises(ModuleError, match="No space left on device"):
         mf.apply(the_plan, specs, existing, lambda staged: (0, "", ""), scratch_parent=str(tmp_path / "run"))
     monkeypatch.undo()
     after = snapshot(tree)
@@ -298,7 +299,7 @@ def test_apply_in_place_is_the_old_fallback(tmp_path):
     specs = [spec(tmp_path / "a.conf", body="new")]
     the_plan, existing = plan_for(specs)
     seen = []
-    with pytest.raises(mf.ManagedFilesError, match="previous files restored"):
+    with pytest.raises(ModuleError, match="previous files restored"):
         mf.apply_in_place(
             the_plan, specs, existing, lambda: seen.append((tmp_path / "a.conf").read_bytes()) or (1, "", "bad")
         )
@@ -312,6 +313,6 @@ def test_a_rejected_candidate_leaves_its_directory_as_old_as_it_was(tree, tmp_pa
     os.utime(str(directory), ns=(10**9, 2 * 10**9))
     specs = [spec(directory / "new.conf", "broken")]
     the_plan, existing = plan_for(specs)
-    with pytest.raises(mf.ManagedFilesError):
+    with pytest.raises(ModuleError):
         mf.apply(the_plan, specs, existing, lambda staged: (1, "", "bad"), scratch_parent=str(tmp_path / "run"))
     assert os.stat(str(directory)).st_mtime_ns == 2 * 10**9

@@ -8,6 +8,7 @@ import pwd
 
 import pytest
 from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files as mf
+from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ModuleError
 from ansible_collections.wpzo.hosting.plugins.module_utils import service_state
 from ansible_collections.wpzo.hosting.plugins.modules import managed_files as module
 from module_runner import run_module

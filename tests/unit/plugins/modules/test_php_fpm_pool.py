@@ -185,10 +185,45 @@ def test_unmarked_file_is_never_overwritten(env, result):
 # --- argument spec vs. DOCUMENTATION ------------------------------------------------------------------------
 
 
-def test_pool_defaults_match_argument_spec():
-    spec = module.POOL_SPEC
-    assert set(spec) == set(fpm.POOL_OPTIONS)
-    for name, default in fpm.POOL_DEFAULTS.items():
-        assert spec[name].get("default") == default, name
-    for name in fpm.REQUIRED_POOL_OPTIONS:
-        assert spec[name]["required"] is True
+@pytest.mark.parametrize(
+    "overrides, word",
+    [
+        ({"name": None}, "name"),
+        ({"user": None}, "user"),
+        ({"root": None}, "root"),
+        ({"pm": "adaptive"}, "pm"),
+        ({"max_children": "five"}, "max_children"),
+        ({"open_basedir": {"a": "b"}}, "open_basedir"),
+        ({"env": "KEY"}, "env"),
+        ({"color": "blue"}, "color"),
+    ],
+)
+def test_the_argument_spec_refuses_what_the_pure_logic_no_longer_checks(env, result, overrides, word):
+    bad = [dict(pools("a")[0], **overrides)]
+    bad[0] = dict((k, v) for k, v in bad[0].items() if v is not None)
+    code = run(env, pools=bad)
+    out = result()
+    assert code == 1
+    assert word in out["msg"]
+    assert listing(env) == {"www.conf": b"[www]\nuser = www-data\n"}
+
+
+def test_pools_must_be_a_list_of_dicts(env, result):
+    assert run(env, pools="a") == 1
+    assert "dictionary requested" in result()["msg"]
+    assert listing(env) == {"www.conf": b"[www]\nuser = www-data\n"}
+
+
+def test_a_pool_file_changed_by_hand_is_put_back(env, result):
+    run(env, pools=pools("a"))
+    result()
+    path = env.pool_dir / "a.conf"
+    path.chmod(0o644)
+    os.chown(str(path), 1, 1)
+    assert run(env, pools=pools("a")) == 0
+    out = result()
+    assert (out["changed"], out["updated"]) == (True, ["a"])
+    st = path.stat()
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o640, 0, 0)
+    assert run(env, pools=pools("a")) == 0
+    assert result()["changed"] is False

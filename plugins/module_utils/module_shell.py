@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one shell every module of the collection runs in.
+
+A module is an argument spec and a ``compute(module)`` function: ``compute`` reads the host and decides, writes
+nothing, and returns a ``Change``: the result (``changed``, the module's own keys, ``diff``) and ``apply``, the
+function that makes it true (None when there is nothing to do). The shell builds the AnsibleModule (check mode
+always supported), drops the diff unless diff mode is on, calls ``apply`` unless in check mode, and reports a
+``ModuleError`` with its fields (``msg``, ``errors``, ``details``), which never hold secrets; the argument spec's
+``no_log`` hides the secret options. Option defaults are written once, in the argument spec; ``defaults(spec)``
+gives them to the pure logic that needs them.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import collections
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ModuleError
+
+
+class Change(collections.namedtuple("Change", "result apply")):
+    """``result``: the module's result (with ``diff``); ``apply``: ``() -> dict or None`` (keys added to the
+    result), or None."""
+
+    __slots__ = ()
+
+
+def finish(change, check_mode, want_diff):
+    """The result of a computed change: applied unless ``check_mode``; the diff only when ``want_diff``."""
+    result = dict(change.result)
+    if not want_diff:
+        result.pop("diff", None)
+    if change.apply is not None and not check_mode:
+        result.update(change.apply() or {})
+    return result
+
+
+def defaults(spec):
+    """``{option: default}`` of an argument spec (None where it has none)."""
+    return dict((name, option.get("default")) for name, option in spec.items())
+
+
+def run(argument_spec, compute, **module_args):
+    """Run a module: ``compute(module)`` returns a ``Change``; raise ``ModuleError`` to fail."""
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **module_args)
+    try:
+        result = finish(compute(module), module.check_mode, module._diff)
+    except ModuleError as exc:
+        module.fail_json(**exc.fail_args())
+    module.exit_json(**result)
