@@ -34,8 +34,14 @@ MARKER = "Managed by wpzo.hosting"
 MARKER_SCAN_BYTES = 512
 
 
-FileSpec = collections.namedtuple("FileSpec", "path content owner group mode")
+# ``adopt``: an existing file without the marker at this path (a package's, or one written before the collection
+# managed it) is taken over instead of refused. ``validate``: an argument list that tests this file's staged
+# candidate (``%s``), besides the set's own test; the engine only carries it, the caller runs it.
+FileSpec = collections.namedtuple("FileSpec", "path content owner group mode adopt validate")
+FileSpec.__new__.__defaults__ = (False, ())
 Existing = collections.namedtuple("Existing", "content uid gid mode")
+# A directory the set needs, created or corrected (owner, group, mode) before any file is staged.
+DirectorySpec = collections.namedtuple("DirectorySpec", "path owner group mode")
 
 
 class Plan(collections.namedtuple("Plan", "added updated removed unchanged conflicts")):
@@ -53,26 +59,105 @@ def is_managed(data, marker=MARKER):
     return marker.encode("utf-8") in data[:MARKER_SCAN_BYTES]
 
 
-def file_spec(path, content, owner="root", group="root", mode="0644"):
-    return FileSpec(path, content, owner, group, int(mode, 8) if isinstance(mode, str) else mode)
+def _mode(mode):
+    return int(mode, 8) if isinstance(mode, str) else mode
+
+
+def file_spec(path, content, owner="root", group="root", mode="0644", adopt=False, validate=()):
+    return FileSpec(path, content, owner, group, _mode(mode), adopt, tuple(validate or ()))
+
+
+def directory_spec(path, owner="root", group="root", mode="0755"):
+    return DirectorySpec(path, owner, group, _mode(mode))
+
+
+def _check_path_and_ids(spec, errors):
+    if not os.path.isabs(spec.path) or os.path.normpath(spec.path) != spec.path:
+        errors.append("%s: not an absolute, normalised path" % spec.path)
+    for kind, name, lookup in (("owner", spec.owner, pwd.getpwnam), ("group", spec.group, grp.getgrnam)):
+        try:
+            lookup(name)
+        except KeyError:
+            errors.append("%s: %s %r does not exist" % (spec.path, kind, name))
+
+
+def validate_directories(directories):
+    errors = []
+    seen = set()
+    for spec in directories:
+        _check_path_and_ids(spec, errors)
+        if spec.path in seen:
+            errors.append("%s: listed twice" % spec.path)
+        seen.add(spec.path)
+    return errors
+
+
+def plan_directories(directories):
+    """``(create, fix, conflicts)``: the listed directories that do not exist, those whose owner, group or mode
+    differ, and paths held by something that is not a directory. Read only."""
+    create, fix, conflicts = [], [], []
+    for spec in directories:
+        try:
+            st = os.lstat(spec.path)
+        except FileNotFoundError:
+            create.append(spec)
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            conflicts.append(spec.path)
+        elif (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != (*_ids(spec), spec.mode):
+            fix.append(spec)
+    return create, fix, conflicts
+
+
+def directory_diff(create, fix):
+    """Diff entries of the directories (created: from nothing; fixed: old and new owner, group and mode)."""
+    entries = []
+    for spec in create:
+        entries.append(
+            {
+                "before_header": "/dev/null",
+                "after_header": spec.path + "/",
+                "before": "",
+                "after": "directory %s\n" % _attributes(spec.owner, spec.group, spec.mode),
+            }
+        )
+    for spec in fix:
+        st = os.lstat(spec.path)
+        was = _attributes(_name(pwd.getpwuid, st.st_uid), _name(grp.getgrgid, st.st_gid), stat.S_IMODE(st.st_mode))
+        entries.append(
+            {
+                "before_header": spec.path + "/",
+                "after_header": spec.path + "/",
+                "before": "directory %s\n" % was,
+                "after": "directory %s\n" % _attributes(spec.owner, spec.group, spec.mode),
+            }
+        )
+    return entries
+
+
+def apply_directories(create, fix):
+    """Create (parents first) and correct the directories; raises ApplyError."""
+    try:
+        for spec in sorted(create, key=lambda d: d.path):
+            os.makedirs(spec.path, exist_ok=True)
+        for spec in sorted(create + fix, key=lambda d: d.path):
+            uid, gid = _ids(spec)
+            os.lchown(spec.path, uid, gid)
+            os.chmod(spec.path, spec.mode)
+    except OSError as exc:
+        raise ApplyError("could not create or correct the directory %s: %s" % (exc.filename, exc)) from exc
 
 
 def validate_specs(specs, marker=MARKER):
     errors = []
     seen = set()
     for spec in specs:
-        if not os.path.isabs(spec.path) or os.path.normpath(spec.path) != spec.path:
-            errors.append("%s: not an absolute, normalised path" % spec.path)
+        _check_path_and_ids(spec, errors)
         if spec.path in seen:
             errors.append("%s: listed twice" % spec.path)
         seen.add(spec.path)
         if not is_managed(spec.content.encode("utf-8"), marker):
             errors.append("%s: content lacks the marker %s" % (spec.path, _marker_text(marker)))
-        for kind, name, lookup in (("owner", spec.owner, pwd.getpwnam), ("group", spec.group, grp.getgrnam)):
-            try:
-                lookup(name)
-            except KeyError:
-                errors.append("%s: %s %r does not exist" % (spec.path, kind, name))
     return errors
 
 
@@ -82,7 +167,8 @@ def _marker_text(marker):
     return "%r in its first %d bytes" % (marker, MARKER_SCAN_BYTES)
 
 
-def _read(path):
+def read_path(path):
+    """The ``Existing`` state of one path (content None: not a regular file), or None when it does not exist."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -97,7 +183,7 @@ def read_existing(specs, purge_globs=(), marker=MARKER):
     """The current state of every listed path, plus every managed file the purge globs match."""
     existing = {}
     for spec in specs:
-        current = _read(spec.path)
+        current = read_path(spec.path)
         if current is not None:
             existing[spec.path] = current
     listed = set(spec.path for spec in specs)
@@ -105,7 +191,7 @@ def read_existing(specs, purge_globs=(), marker=MARKER):
         for path in glob.glob(pattern):
             if path in listed or path in existing:
                 continue
-            current = _read(path)
+            current = read_path(path)
             if current is not None and current.content is not None and is_managed(current.content, marker):
                 existing[path] = current
     return existing
@@ -123,7 +209,7 @@ def plan(specs, existing, marker=MARKER):
         current = existing.get(spec.path)
         if current is None:
             added.append(spec.path)
-        elif current.content is None or not is_managed(current.content, marker):
+        elif current.content is None or not (spec.adopt or is_managed(current.content, marker)):
             conflicts.append(spec.path)
         elif (current.content, (current.uid, current.gid), current.mode) != (
             spec.content.encode("utf-8"),

@@ -18,7 +18,6 @@ __metaclass__ = type
 import collections
 
 from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ModuleError
 
 

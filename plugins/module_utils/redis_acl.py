@@ -10,9 +10,11 @@ Pipeline (each step is a small function that unit tests call directly):
 3. ``desired_lines(users, existing, purge)`` -> ``{name: line}``; ``render_file(lines)`` -> file content.
 4. ``plan(desired, existing_text)`` -> ``Plan`` (added/updated/removed user names, file changed?).
 5. ``needs_reload(desired, live_lines)`` compares the running server's ``ACL LIST`` with the desired users.
-6. ``write_atomic()`` / ``restore()`` put the file in place and back; ``RedisConnection`` runs ``ACL LOAD``.
+6. ``file_plan()``: the file for the file engine (``managed_files``), which writes it, has Redis test it
+   (``ACL LOAD`` through ``RedisConnection``) and puts the previous file back when Redis refuses it.
 
-``reconcile()`` ties the steps together for the module.
+``compute()`` ties the steps together for the module: it reads and plans, and returns a ``module_shell.Change``
+whose ``apply`` writes.
 
 Passwords are stored as ``#<sha256>`` only, so no plaintext reaches the file; ``mask()`` hides even the hashes in
 diffs. Code here must stay Python 3.8 compatible (it runs on the managed host).
@@ -29,9 +31,9 @@ import hashlib
 import os
 import re
 import socket
-import tempfile
 
-from ansible_collections.wpzo.hosting.plugins.module_utils import site_names
+from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files, module_shell, site_names
+from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ApplyError, ModuleError, ValidationError
 
 FILE_MODE = 0o640
 DEFAULT_ACLFILE = "/etc/redis/users.acl"
@@ -79,28 +81,39 @@ HASH_TOKEN = re.compile(r"#([0-9a-f]{64})(?=\s|$)")
 PASSWORD_TOKEN = re.compile(r"(?<=\s)([<>])\S+")
 STATES = ("present", "absent")
 
-USER_DEFAULTS = {
-    "state": "present",
-    "enabled": True,
-    "password": None,
-    "keys": [],
-    "channels": [],
-    "commands": [],
-}
-SITE_DEFAULTS = {"state": "present", "password": None}
+# The module's options: the one place their types and defaults are written.
+USER_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=list(STATES), default="present"),
+    enabled=dict(type="bool", default=True),
+    password=dict(type="str", no_log=True),
+    keys=dict(type="list", elements="str", default=[], no_log=False),
+    channels=dict(type="list", elements="str", default=[]),
+    commands=dict(type="list", elements="str", default=[]),
+)
+SITE_SPEC = dict(
+    domain=dict(type="str", required=True),
+    state=dict(type="str", choices=list(STATES), default="present"),
+    password=dict(type="str", no_log=True),
+)
+ARGUMENT_SPEC = dict(
+    users=dict(type="list", elements="dict", default=[], options=USER_SPEC),
+    sites=dict(type="list", elements="dict", default=[], options=SITE_SPEC),
+    site_commands=dict(type="list", elements="str", default=list(DEFAULT_SITE_COMMANDS)),
+    purge=dict(type="bool", default=False),
+    aclfile=dict(type="path", default=DEFAULT_ACLFILE),
+    group=dict(type="str", default=DEFAULT_GROUP),
+    socket=dict(type="path", default=DEFAULT_SOCKET),
+    login_user=dict(type="str", default=DEFAULT_LOGIN_USER),
+    login_password=dict(type="str", no_log=True),
+    reload=dict(type="bool", default=True),
+    validate_only=dict(type="bool", default=False),
+)
+USER_DEFAULTS = module_shell.defaults(USER_SPEC)
+SITE_DEFAULTS = module_shell.defaults(SITE_SPEC)
 
 
-class RedisAclError(Exception):
-    """Any failure; ``errors`` lists every validation problem, ``details`` goes into the module result."""
-
-    def __init__(self, msg, errors=None, details=None):
-        super(RedisAclError, self).__init__(msg)
-        self.msg = msg
-        self.errors = list(errors or [])
-        self.details = dict(details or {})
-
-
-class RedisReplyError(RedisAclError):
+class RedisReplyError(ModuleError):
     """Redis answered with an error reply (``-ERR ...``, ``-WRONGPASS ...``)."""
 
 
@@ -141,14 +154,14 @@ def site_user(site, commands):
 
 # --- validation ----------------------------------------------------------------------------------------------
 def _label(kind, index, entry, key):
-    value = entry.get(key) if isinstance(entry, dict) else None
-    return "%s[%d]%s" % (kind, index, " (%s)" % value if isinstance(value, str) and value else "")
+    value = entry.get(key)
+    return "%s[%d]%s" % (kind, index, " (%s)" % value if value else "")
 
 
 def _check_password(errors, label, password):
     if password is None:
         return
-    if not isinstance(password, str) or not password:
+    if not password:
         errors.append("%s: password: must be a non-empty string" % label)
     elif any(ord(char) < 32 or ord(char) == 127 for char in password):
         errors.append("%s: password: must not contain control characters (such as a newline)" % label)
@@ -156,11 +169,9 @@ def _check_password(errors, label, password):
 
 def validate_commands(commands, label):
     """Problems of a list of command rules such as ``+@all``, ``-@dangerous``, ``-flushall``, ``+config|get``."""
-    if not isinstance(commands, list):
-        return ["%s: must be a list" % label]
     errors = []
     for rule in commands:
-        if not isinstance(rule, str) or not COMMAND_RULE.match(rule):
+        if not COMMAND_RULE.match(rule):
             errors.append(
                 "%s: %r is not a command rule (+command, -command, +command|subcommand, +@category, -@category)"
                 % (label, rule)
@@ -177,21 +188,11 @@ def derive_sites(sites):
     ``redis_prefix``. Errors name the site and the field: invalid domains, states and passwords, domains listed
     twice and names two domains derive alike (``site_names.collisions``).
     """
-    if not isinstance(sites, list):
-        return [], ["sites: must be a list"]
     derived, errors, seen = [], [], {}
     for index, raw in enumerate(sites):
         label = _label("sites", index, raw, "domain")
-        if not isinstance(raw, dict):
-            errors.append("%s: must be a dict with a domain" % label)
-            continue
-        unknown = sorted(set(raw) - set(SITE_DEFAULTS) - {"domain"}, key=str)
-        if unknown:
-            errors.append("%s: unknown field(s) %s" % (label, ", ".join(str(key) for key in unknown)))
         site = dict(SITE_DEFAULTS)
         site.update((key, value) for key, value in raw.items() if value is not None)
-        if site["state"] not in STATES:
-            errors.append("%s: state: must be present or absent, not %r" % (label, site["state"]))
         _check_password(errors, label, raw.get("password"))
         try:
             domain = site_names.normalise_domain(raw.get("domain"))
@@ -221,33 +222,20 @@ def derive_sites(sites):
 
 
 def normalise_user(raw, index):
-    """Fill in defaults and check one entry of ``users``; returns ``(user or None, errors)``."""
+    """Fill in defaults and check one entry of ``users`` (as the argument spec checked it); returns
+    ``(user, errors)``."""
     label = _label("users", index, raw, "name")
-    if not isinstance(raw, dict):
-        return None, ["%s: must be a dict with a name" % label]
     errors = []
-    unknown = sorted(set(raw) - set(USER_DEFAULTS) - {"name"}, key=str)
-    if unknown:
-        errors.append("%s: unknown field(s) %s" % (label, ", ".join(str(key) for key in unknown)))
     user = dict(USER_DEFAULTS)
     user.update((key, value) for key, value in raw.items() if value is not None)
-    user["name"] = raw.get("name")
-    if not isinstance(user["name"], str) or not USER_NAME.match(user["name"]):
+    if not USER_NAME.match(user["name"]):
         errors.append(
             "%s: name: %r is not a valid user name (letters, digits, '_.@-', at most 128)" % (label, user["name"])
         )
-    if user["state"] not in STATES:
-        errors.append("%s: state: must be present or absent, not %r" % (label, user["state"]))
-    if not isinstance(user["enabled"], bool):
-        errors.append("%s: enabled: must be a boolean" % label)
     _check_password(errors, label, user["password"])
     for field in ("keys", "channels"):
-        patterns = user[field]
-        if not isinstance(patterns, list):
-            errors.append("%s: %s: must be a list" % (label, field))
-            continue
-        for pattern in patterns:
-            if not isinstance(pattern, str) or not PATTERN.match(pattern):
+        for pattern in user[field]:
+            if not PATTERN.match(pattern):
                 errors.append("%s: %s: %r must be 1-512 printable characters without spaces" % (label, field, pattern))
     errors += validate_commands(user["commands"], "%s: commands" % label)
     return user, errors
@@ -261,27 +249,21 @@ def validate(users, sites, site_commands, need_passwords=True):
     """
     errors = []
     normalised = []
-    if not isinstance(users, list):
-        errors.append("users: must be a list")
-        users = []
     for index, raw in enumerate(users):
         user, user_errors = normalise_user(raw, index)
         errors += user_errors
-        if user is not None:
-            user["label"] = _label("users", index, raw, "name")
-            normalised.append(user)
+        user["label"] = _label("users", index, raw, "name")
+        normalised.append(user)
     errors += validate_commands(site_commands, "site_commands")
     derived, site_errors = derive_sites(sites)
     errors += site_errors
     for site in derived:
-        user = site_user(site, site_commands if isinstance(site_commands, list) else [])
+        user = site_user(site, site_commands)
         user["label"] = "sites[%d] (%s)" % (site["index"], site["domain"])
         normalised.append(user)
     owners = {}
     for user in normalised:
         name = user["name"]
-        if not isinstance(name, str):
-            continue
         if name in owners:
             errors.append("%s: user name %r is also used by %s" % (user["label"], name, owners[name]))
         else:
@@ -415,21 +397,7 @@ def mask(text, previous=None):
     return "".join(out)
 
 
-# --- files ---------------------------------------------------------------------------------------------------
-FileState = collections.namedtuple("FileState", "content mode uid gid")
-
-
-def read_file(path):
-    """``FileState`` of the aclfile, or ``None`` when it does not exist."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-            st = os.fstat(handle.fileno())
-    except FileNotFoundError:
-        return None
-    return FileState(data.decode("utf-8", "replace"), st.st_mode & 0o7777, st.st_uid, st.st_gid)
-
-
+# --- the file ---------------------------------------------------------------------------------------------
 def group_id(group):
     try:
         return grp.getgrnam(group).gr_gid
@@ -437,31 +405,25 @@ def group_id(group):
         return None
 
 
-def write_atomic(path, content, mode, uid, gid):
-    """Write ``content`` to a temp file beside ``path`` (mode and owner set first), then rename it into place."""
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            os.fchown(handle.fileno(), uid, gid)
-            handle.write(content.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+def read_existing(aclfile):
+    """``{aclfile: managed_files.Existing}``, empty when there is no file."""
+    current = managed_files.read_path(aclfile)
+    return {} if current is None else {aclfile: current}
 
 
-def restore(path, before):
-    """Put back the previous ``FileState`` (or remove the file when there was none)."""
-    if before is None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-    else:
-        write_atomic(path, before.content, before.mode, before.uid, before.gid)
+def existing_text(existing, aclfile):
+    current = existing.get(aclfile)
+    return None if current is None or current.content is None else current.content.decode("utf-8", "replace")
+
+
+def file_plan(aclfile, content, group, existing):
+    """``(spec, plan)`` of the aclfile for the file engine (root:<group> 0640, no marker: the ACL file format has
+    no comments, the module owns the file). Without the group (check mode before redis-server is installed) the
+    file is planned as written anew."""
+    spec = managed_files.file_spec(aclfile, content, "root", group, FILE_MODE)
+    if group_id(group) is None:
+        return spec, managed_files.Plan([aclfile], [], [], [], [])
+    return spec, managed_files.plan([spec], existing, marker=None)
 
 
 # --- talking to Redis ----------------------------------------------------------------------------------------
@@ -478,7 +440,7 @@ def read_reply(reader):
     """Read one RESP2 reply from a binary file object; error replies raise ``RedisReplyError``."""
     line = reader.readline()
     if not line.endswith(b"\r\n"):
-        raise RedisAclError("Redis closed the connection")
+        raise ModuleError("Redis closed the connection")
     kind, body = line[:1], line[1:-2]
     if kind == b"+":
         return body.decode("utf-8", "replace")
@@ -492,12 +454,12 @@ def read_reply(reader):
             return None
         data = reader.read(length + 2)
         if len(data) != length + 2:
-            raise RedisAclError("Redis closed the connection")
+            raise ModuleError("Redis closed the connection")
         return data[:-2].decode("utf-8", "replace")
     if kind == b"*":
         count = int(body)
         return None if count < 0 else [read_reply(reader) for _item in range(count)]
-    raise RedisAclError("unexpected reply from Redis: %r" % line[:80])
+    raise ModuleError("unexpected reply from Redis: %r" % line[:80])
 
 
 class RedisConnection(object):
@@ -518,7 +480,7 @@ class RedisConnection(object):
             self.sock.sendall(encode_command(args))
             return read_reply(self.reader)
         except OSError as exc:  # includes the timeout
-            raise RedisAclError("lost the connection to Redis during %s: %s" % (args[0], exc)) from exc
+            raise ModuleError("lost the connection to Redis during %s: %s" % (args[0], exc)) from exc
 
     def close(self):
         with contextlib.suppress(OSError):
@@ -533,7 +495,7 @@ def connect(path, timeout=10.0):
     except (FileNotFoundError, ConnectionRefusedError):
         return None
     except OSError as exc:
-        raise RedisAclError("cannot connect to Redis at %s: %s" % (path, exc)) from exc
+        raise ModuleError("cannot connect to Redis at %s: %s" % (path, exc)) from exc
 
 
 def _active_aclfile(conn):
@@ -553,12 +515,12 @@ def inspect_server(conn, login_user, login_password, aclfile, socket_path):
         try:
             active = _active_aclfile(conn)
         except RedisReplyError:
-            raise RedisAclError(
+            raise ModuleError(
                 "cannot log in to Redis at %s as %r: %s. Nothing was changed. If that user's password was changed, "
                 "pass the previous one as login_password once." % (socket_path, login_user, exc.msg.rstrip("."))
             ) from exc
         if active and os.path.normpath(active) == os.path.normpath(aclfile):
-            raise RedisAclError(
+            raise ModuleError(
                 "cannot log in to Redis at %s as %r: %s" % (socket_path, login_user, exc.msg.rstrip("."))
             ) from exc
         return False, []
@@ -581,8 +543,9 @@ def result_sites(derived):
     ]
 
 
-def reconcile(params, check_mode=False, want_diff=False, connector=connect):
-    """Run the whole pipeline for the module's ``params``; return the result dict or raise ``RedisAclError``."""
+def compute(params, check_mode=False, connector=connect):
+    """Validate, read the aclfile and the running server, plan; return a ``module_shell.Change`` (writes
+    nothing) whose ``apply`` writes the file and runs ``ACL LOAD``, or raise ``ModuleError``."""
     users, derived, errors = validate(
         params.get("users") or [],
         params.get("sites") or [],
@@ -605,74 +568,81 @@ def reconcile(params, check_mode=False, want_diff=False, connector=connect):
     if not os.path.isabs(aclfile):
         errors.append("aclfile: %r is not an absolute path" % aclfile)
     if errors:
-        raise RedisAclError("invalid arguments (%d problem(s))" % len(errors), errors)
+        raise ValidationError("invalid arguments (%d problem(s))" % len(errors), errors)
 
     result = {"changed": False, "sites": result_sites(derived)}
     if params.get("validate_only"):
-        return result
+        return module_shell.Change(result, None)
 
     group = params.get("group") or DEFAULT_GROUP
-    gid = group_id(group)
-    if gid is None and not check_mode:
-        raise RedisAclError("group %s does not exist (is redis-server installed?)" % group)
+    if group_id(group) is None and not check_mode:
+        raise ModuleError("group %s does not exist (is redis-server installed?)" % group)
     if not os.path.isdir(os.path.dirname(aclfile)) and not check_mode:
-        raise RedisAclError("directory of %s does not exist (is redis-server installed?)" % aclfile)
+        raise ModuleError("directory of %s does not exist (is redis-server installed?)" % aclfile)
 
-    before = read_file(aclfile)
-    existing_text = before.content if before else None
-    lines = desired_lines(users, parse_lines(existing_text or ""), purge=params.get("purge", False))
-    the_plan = plan(lines, existing_text)
-    attrs_changed = (
-        before is not None and gid is not None and (before.mode, before.uid, before.gid) != (FILE_MODE, 0, gid)
+    existing = read_existing(aclfile)
+    text = existing_text(existing, aclfile)
+    lines = desired_lines(users, parse_lines(text or ""), purge=params.get("purge", False))
+    the_plan = plan(lines, text)
+    spec, files = file_plan(aclfile, the_plan.content, group, existing)
+
+    socket_path = params.get("socket") or DEFAULT_SOCKET
+    uses_aclfile, live = False, []
+    conn = connector(socket_path) if reload_wanted else None
+    if conn is not None:  # None: no server listening
+        try:
+            uses_aclfile, live = inspect_server(conn, login_user, login_password, aclfile, socket_path)
+        finally:
+            conn.close()
+    reload_needed = uses_aclfile and (the_plan.file_changed or needs_reload(lines, live))
+    result.update(
+        changed=files.changed or reload_needed,
+        added=the_plan.added,
+        updated=the_plan.updated,
+        removed=the_plan.removed,
+        users=sorted(lines),
+        reloaded=reload_needed,
+        diff={
+            "before_header": aclfile,
+            "after_header": aclfile,
+            "before": mask(text or ""),
+            "after": mask(the_plan.content, text or ""),
+        },
     )
 
-    conn = None
-    uses_aclfile, live = False, []
-    socket_path = params.get("socket") or DEFAULT_SOCKET
-    if reload_wanted:
+    def acl_load():
+        """``ACL LOAD`` on a new connection, logged in as compute() was: (rc, stdout, stderr) for the file engine."""
         conn = connector(socket_path)
-    try:
-        if conn is not None:
-            uses_aclfile, live = inspect_server(conn, login_user, login_password, aclfile, socket_path)
-        reload_needed = uses_aclfile and (the_plan.file_changed or needs_reload(lines, live))
-
-        result.update(
-            changed=the_plan.file_changed or attrs_changed or reload_needed,
-            added=the_plan.added,
-            updated=the_plan.updated,
-            removed=the_plan.removed,
-            users=sorted(lines),
-            reloaded=reload_needed,
-        )
-        if want_diff:
-            result["diff"] = {
-                "before_header": aclfile,
-                "after_header": aclfile,
-                "before": mask(existing_text or ""),
-                "after": mask(the_plan.content, existing_text or ""),
-            }
-        if check_mode:
-            return result
-
-        if the_plan.file_changed:
-            write_atomic(aclfile, the_plan.content, FILE_MODE, 0, gid)
-        elif attrs_changed:
-            os.chown(aclfile, 0, gid)
-            os.chmod(aclfile, FILE_MODE)
-        if reload_needed:
-            try:
-                conn.call("ACL", "LOAD")
-            except RedisAclError as exc:
-                outcome = "the file was not changed"
-                if the_plan.file_changed:
-                    restore(aclfile, before)
-                    outcome = "the previous file was restored" if before is not None else "the new file was removed"
-                raise RedisAclError(
-                    "Redis refused the ACL file (ACL LOAD): %s. The running users are unchanged and %s."
-                    % (exc.msg, outcome),
-                    details={"redis_error": exc.msg},
-                ) from exc
-    finally:
-        if conn is not None:
+        if conn is None:
+            return 1, "", "Redis stopped listening on %s" % socket_path
+        try:
+            conn.call("AUTH", login_user, login_password)
+            conn.call("ACL", "LOAD")
+        except RedisReplyError as exc:
+            return 1, "", exc.msg
+        finally:
             conn.close()
-    return result
+        return 0, "", ""
+
+    def apply():
+        if files.changed:
+            try:
+                managed_files.apply_in_place(
+                    files, [spec], existing, acl_load if reload_needed else None, what="Redis ACL file (ACL LOAD)"
+                )
+            except ApplyError as exc:
+                if "rc" not in exc.details:  # not refused by Redis: the file could not be written
+                    raise
+                outcome = "the previous file was restored" if existing else "the new file was removed"
+                error = exc.details["stderr"]
+                raise ApplyError(refused(error, outcome), exc.errors, {"redis_error": error}) from exc
+        elif reload_needed:
+            rc, _out, error = acl_load()
+            if rc:
+                raise ApplyError(refused(error, "the file was not changed"), details={"redis_error": error})
+
+    return module_shell.Change(result, apply)
+
+
+def refused(error, outcome):
+    return "Redis refused the ACL file (ACL LOAD): %s. The running users are unchanged and %s." % (error, outcome)

@@ -65,6 +65,46 @@ options:
         description: Hide the content in the diff.
         type: bool
         default: false
+      adopt:
+        description:
+          - Take over an existing file without the marker at this path (a package's file such as Debian's
+            C(/etc/nginx/nginx.conf), or one written before the collection managed it) instead of refusing it.
+          - The new content must still carry the marker, so the file is managed from then on.
+        type: bool
+        default: false
+      validate:
+        description:
+          - Command (argument list, no shell) that tests this file's staged candidate, C(%s) being its path, before
+            anything is renamed; for example C([visudo, -cf, '%s']) or C([nft, -c, -f, '%s']). It runs besides
+            O(validate), when this file is new or changed; non-zero changes nothing.
+        type: list
+        elements: str
+        default: []
+  directories:
+    description:
+      - Directories the files need, created (parents first) or corrected (owner, group, mode) before any file is
+        staged; reported in C(changed), RV(directories) and the diff. A path held by something that is not a
+        directory is an error. Directories are never removed, and stay when a later test fails.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path.
+        type: path
+        required: true
+      owner:
+        description: Owner.
+        type: str
+        default: root
+      group:
+        description: Group.
+        type: str
+        default: root
+      mode:
+        description: Mode, as a quoted octal string.
+        type: str
+        default: "0755"
   purge:
     description: Glob patterns; a file they match that carries the marker and is not listed is removed.
     type: list
@@ -139,6 +179,12 @@ updated:
   type: list
   elements: str
   sample: []
+directories:
+  description: Directories created or corrected.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/nginx/wpzo]
 removed:
   description: Managed paths purged.
   returned: always
@@ -229,6 +275,19 @@ ARGUMENT_SPEC = dict(
             group=dict(type="str", default="root"),
             mode=dict(type="str", default="0644"),
             secret=dict(type="bool", default=False),
+            adopt=dict(type="bool", default=False),
+            validate=dict(type="list", elements="str", default=[]),
+        ),
+    ),
+    directories=dict(
+        type="list",
+        elements="dict",
+        default=[],
+        options=dict(
+            path=dict(type="path", required=True),
+            owner=dict(type="str", default="root"),
+            group=dict(type="str", default="root"),
+            mode=dict(type="str", default="0755"),
         ),
     ),
     purge=dict(type="list", elements="str", default=[]),
@@ -252,19 +311,43 @@ def masked_diff(the_plan, specs, existing, files):
     ]
 
 
+def run_file_tests(module, specs, staged):
+    """Each new or changed file's own O(files[].validate) on its staged candidate; the first failure."""
+    for spec in specs:
+        if spec.validate and spec.path in staged.files:
+            rc, out, err = module.run_command(command(list(spec.validate), staged.files[spec.path]))
+            if rc != 0:
+                return rc, out, "%s: %s" % (spec.path, err or out)
+    return 0, "", ""
+
+
+def both(first, second):
+    """A validator running ``first`` then, when it passed, ``second``."""
+
+    def run(staged):
+        result = first(staged)
+        return result if result[0] != 0 else second(staged)
+
+    return run
+
+
 def write(module, the_plan, specs, existing, scratch_parent):
-    """Stage, test and rename the plan the way O(validate) asks."""
+    """Stage, test and rename the plan the way O(validate) and O(files[].validate) ask."""
     params = module.params
     argv = params["validate"]
     what = " ".join(argv) or "configuration"
+
+    def file_tests(staged):
+        return run_file_tests(module, specs, staged)
+
     if not argv:
-        mf.apply(the_plan, specs, existing, None, what, scratch_parent=scratch_parent)
+        mf.apply(the_plan, specs, existing, file_tests, what, scratch_parent=scratch_parent)
     elif params["validate_tree"] or has_placeholder(argv):
         mf.apply(
             the_plan,
             specs,
             existing,
-            lambda staged: run_on_copies(module, argv, staged),
+            both(file_tests, lambda staged: run_on_copies(module, argv, staged)),
             what,
             tree=params["validate_tree"],
             scratch_parent=scratch_parent,
@@ -274,26 +357,38 @@ def write(module, the_plan, specs, existing, scratch_parent):
             the_plan,
             specs,
             existing,
-            lambda staged: module.run_command(namespace_command(staged.overlays, argv)),
+            both(file_tests, lambda staged: module.run_command(namespace_command(staged.overlays, argv))),
             what,
             scratch_parent=scratch_parent,
             overlay=True,
         )
     else:
-        module.warn("no private mount namespace (unshare --mount): %s tests the files in place, after the rename" % what)
-        mf.apply_in_place(the_plan, specs, existing, lambda: module.run_command(argv), what)
+        module.warn(
+            "no private mount namespace (unshare --mount): %s tests the files in place, after the rename" % what
+        )
+        live = mf.Staged(dict((spec.path, spec.path) for spec in specs), [], None, None, [])
+        in_place = both(lambda _staged: module.run_command(argv), file_tests)
+        mf.apply_in_place(the_plan, specs, existing, lambda: in_place(live), what)
 
 
 def compute(module):
     params = module.params
     marker = params["marker"]
     try:
-        specs = [mf.file_spec(f["path"], f["content"], f["owner"], f["group"], f["mode"]) for f in params["files"]]
+        specs = [
+            mf.file_spec(f["path"], f["content"], f["owner"], f["group"], f["mode"], f["adopt"], f["validate"])
+            for f in params["files"]
+        ]
+        directories = [mf.directory_spec(d["path"], d["owner"], d["group"], d["mode"]) for d in params["directories"]]
     except ValueError as exc:
         raise ValidationError("invalid mode: %s" % exc) from exc
-    errors = mf.validate_specs(specs, marker)
+    errors = mf.validate_specs(specs, marker) + mf.validate_directories(directories)
     if errors:
         raise ValidationError("invalid files: %s" % "; ".join(errors), errors)
+    create, fix, blocked = mf.plan_directories(directories)
+    if blocked:
+        errors = ["%s exists and is not a directory" % path for path in blocked]
+        raise ValidationError("refusing to replace what is not a directory: %s" % "; ".join(errors), errors)
 
     existing = mf.read_existing(specs, params["purge"], marker)
     the_plan = mf.plan(specs, existing, marker)
@@ -307,17 +402,19 @@ def compute(module):
 
     reasons = reload_reasons(the_plan, specs, params["purge"], params["reload_check"], params["reload_check_pid_file"])
     result = dict(
-        changed=the_plan.changed or bool(reasons),
+        changed=the_plan.changed or bool(reasons) or bool(create or fix),
         added=the_plan.added,
         updated=the_plan.updated,
         removed=the_plan.removed,
+        directories=sorted(d.path for d in create + fix),
         reload_needed=the_plan.changed or bool(reasons),
-        diff=masked_diff(the_plan, specs, existing, params["files"]),
+        diff=mf.directory_diff(create, fix) + masked_diff(the_plan, specs, existing, params["files"]),
     )
     if reasons:
         result["reload_reasons"] = reasons
 
     def apply():
+        mf.apply_directories(create, fix)
         scratch_parent = mf.default_scratch_parent()
         mf.clean_stray(mf.staged_directories(specs, params["purge"]), scratch_parent)
         if the_plan.changed:

@@ -272,55 +272,12 @@ redis_error:
   sample: "ERR /etc/redis/users.acl:3: Error in applying operation '+@nosuch': Unknown command or category name in ACL."
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.wpzo.hosting.plugins.module_utils.redis_acl import (
-    DEFAULT_ACLFILE,
-    DEFAULT_GROUP,
-    DEFAULT_LOGIN_USER,
-    DEFAULT_SITE_COMMANDS,
-    DEFAULT_SOCKET,
-    RedisAclError,
-    reconcile,
-)
-
-USER_SPEC = dict(
-    name=dict(type="str", required=True),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
-    enabled=dict(type="bool", default=True),
-    password=dict(type="str", no_log=True),
-    keys=dict(type="list", elements="str", default=[], no_log=False),
-    channels=dict(type="list", elements="str", default=[]),
-    commands=dict(type="list", elements="str", default=[]),
-)
-
-SITE_SPEC = dict(
-    domain=dict(type="str", required=True),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
-    password=dict(type="str", no_log=True),
-)
-
-ARGUMENT_SPEC = dict(
-    users=dict(type="list", elements="dict", default=[], options=USER_SPEC),
-    sites=dict(type="list", elements="dict", default=[], options=SITE_SPEC),
-    site_commands=dict(type="list", elements="str", default=list(DEFAULT_SITE_COMMANDS)),
-    purge=dict(type="bool", default=False),
-    aclfile=dict(type="path", default=DEFAULT_ACLFILE),
-    group=dict(type="str", default=DEFAULT_GROUP),
-    socket=dict(type="path", default=DEFAULT_SOCKET),
-    login_user=dict(type="str", default=DEFAULT_LOGIN_USER),
-    login_password=dict(type="str", no_log=True),
-    reload=dict(type="bool", default=True),
-    validate_only=dict(type="bool", default=False),
-)
+from ansible_collections.wpzo.hosting.plugins.module_utils import module_shell
+from ansible_collections.wpzo.hosting.plugins.module_utils.redis_acl import ARGUMENT_SPEC, compute
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = reconcile(module.params, check_mode=module.check_mode, want_diff=module._diff)
-    except RedisAclError as exc:
-        module.fail_json(msg=exc.msg, errors=exc.errors, **exc.details)
-    module.exit_json(**result)
+    module_shell.run(ARGUMENT_SPEC, lambda module: compute(module.params, check_mode=module.check_mode))
 
 
 if __name__ == "__main__":

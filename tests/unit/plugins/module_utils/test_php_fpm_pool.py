@@ -553,7 +553,12 @@ def test_build_diff(tmp_path):
     write_pool_file(d / "c.conf", managed("old-c\n"))
     existing, the_plan = read_and_plan(d, desired, purge=True)
     assert managed_files.build_diff(the_plan, fpm.file_specs(desired), existing) == [
-        {"before_header": "/dev/null", "after_header": str(d / "a.conf"), "before": "", "after": desired[str(d / "a.conf")]},
+        {
+            "before_header": "/dev/null",
+            "after_header": str(d / "a.conf"),
+            "before": "",
+            "after": desired[str(d / "a.conf")],
+        },
         {
             "before_header": str(d / "b.conf"),
             "after_header": str(d / "b.conf"),
@@ -843,7 +848,9 @@ def test_apply_tests_a_copy_of_the_pool_dir_before_any_rename(pool_dir):
         seen["a"] = open_bytes(os.path.join(staged.root, "a.conf"))
         return 0, "", ""
 
-    apply_plan(str(pool_dir), the_plan, fpm.file_specs(desired), existing, validator, scratch_parent=str(pool_dir.parent))
+    apply_plan(
+        str(pool_dir), the_plan, fpm.file_specs(desired), existing, validator, scratch_parent=str(pool_dir.parent)
+    )
     assert seen["live"] == before
     assert seen["copy"] == ["a.conf", "b.conf", "www.conf"]  # old.conf purged, www.conf kept
     assert seen["a"] == desired[str(pool_dir / "a.conf")].encode()
@@ -853,7 +860,14 @@ def test_a_failed_test_changes_nothing_live(pool_dir):
     before = snapshot(pool_dir)
     desired, existing, the_plan = prepare(pool_dir)
     with pytest.raises(ApplyError, match="nothing changed"):
-        apply_plan(str(pool_dir), the_plan, fpm.file_specs(desired), existing, Validator(rc=78), scratch_parent=str(pool_dir.parent))
+        apply_plan(
+            str(pool_dir),
+            the_plan,
+            fpm.file_specs(desired),
+            existing,
+            Validator(rc=78),
+            scratch_parent=str(pool_dir.parent),
+        )
     assert snapshot(pool_dir) == before  # mtimes too: nothing was renamed and restored
 
 

@@ -8,7 +8,6 @@ import pwd
 
 import pytest
 from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files as mf
-from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ModuleError
 from ansible_collections.wpzo.hosting.plugins.module_utils import service_state
 from ansible_collections.wpzo.hosting.plugins.modules import managed_files as module
 from module_runner import run_module
@@ -178,3 +177,71 @@ def test_stray_candidates_are_removed_but_not_in_check_mode(conf, result):
     run_module(module.main, {"files": files(conf, a="server a")})
     result()
     assert not stray.exists()
+
+
+# --- adopt, directories and per-file tests (one call for a role's whole set) ---------------------------------
+def test_adopt_takes_over_an_unmarked_file_that_is_otherwise_refused(conf, result):
+    package_file = conf / "sites" / "package.conf"
+    package_file.write_text("written by a package\n")
+    listed = files(conf, package="ours now")
+    assert run_module(module.main, {"files": listed}) == 1
+    assert "not managed" in result()["msg"]
+    assert package_file.read_text() == "written by a package\n"
+    listed[0]["adopt"] = True
+    assert run_module(module.main, {"files": listed}, diff=True) == 0
+    out = result()
+    assert out["updated"] == [str(package_file)]
+    assert out["diff"][0]["before"] == "written by a package\n"
+    assert package_file.read_text().endswith("ours now\n")
+    assert run_module(module.main, {"files": files(conf, package="ours now")}) == 0  # managed from then on
+    assert result()["changed"] is False
+
+
+def test_directories_are_created_and_corrected_before_the_files(conf, tmp_path, result):
+    new = conf / "new" / "deeper"
+    fixed = conf / "sites"
+    fixed.chmod(0o777)
+    args = {
+        "directories": [
+            {"path": str(new), "owner": ME, "group": MY_GROUP, "mode": "0750"},
+            {"path": str(fixed), "owner": ME, "group": MY_GROUP, "mode": "0755"},
+        ],
+        "files": [dict(files(conf, a="x")[0], path=str(new / "a.conf"))],
+    }
+    assert run_module(module.main, args, check_mode=True, diff=True) == 0
+    out = result()
+    assert out["changed"] is True and out["directories"] == sorted([str(new), str(fixed)])
+    headers = [(entry["before_header"], entry["after"]) for entry in out["diff"][:2]]
+    assert headers[0] == ("/dev/null", "directory %s:%s 0750\n" % (ME, MY_GROUP))
+    assert out["diff"][1]["before"] == "directory %s:%s 0777\n" % (ME, MY_GROUP)
+    assert not new.exists() and (fixed.stat().st_mode & 0o777) == 0o777  # check mode wrote nothing
+    assert run_module(module.main, args) == 0
+    assert result()["changed"] is True
+    assert (new.stat().st_mode & 0o777, fixed.stat().st_mode & 0o777) == (0o750, 0o755)
+    assert (new / "a.conf").read_text().endswith("x\n")
+    assert run_module(module.main, args) == 0
+    assert result()["changed"] is False
+
+
+def test_a_directory_path_held_by_a_file_is_refused(conf, result):
+    (conf / "blocker").write_text("a file\n")
+    code = run_module(module.main, {"files": [], "directories": [{"path": str(conf / "blocker")}]})
+    assert code == 1
+    assert result()["errors"] == ["%s exists and is not a directory" % (conf / "blocker")]
+
+
+def test_each_file_can_carry_its_own_test_of_its_staged_candidate(conf, tmp_path, result):
+    script, log = checker(tmp_path)
+    listed = files(conf, a="fine", b="broken", c="not tested")
+    listed[0]["validate"] = [script, "%s"]
+    listed[1]["validate"] = [script, "%s"]
+    assert run_module(module.main, {"files": listed}) == 1
+    out = result()
+    assert out["msg"].startswith("configuration test failed (rc=1), nothing changed: %s: " % listed[1]["path"])
+    assert sorted(os.listdir(str(conf / "sites"))) == []  # nothing renamed, no staged file left
+    args = [line for line in log.read_text().splitlines() if line.startswith("ARGS")]
+    assert len(args) == 2 and all("/.wpzo-" in line for line in args)  # the staged candidates, c untested
+    listed[1]["content"] = listed[1]["content"].replace("broken", "mended")
+    log.write_text("")
+    assert run_module(module.main, {"files": listed}) == 0
+    assert result()["added"] == [item["path"] for item in listed]

@@ -137,11 +137,22 @@ def test_validation_errors_fail_before_anything(env, result):
     assert env.redis.commands == [] and not os.path.exists(env.aclfile)
 
 
-def test_argument_spec_rejects_bad_state(env, result):
-    code = run(env, sites=[{"domain": "a.example", "state": "gone"}])
+@pytest.mark.parametrize(
+    "args, word",
+    [
+        ({"sites": [{"domain": "a.example", "state": "gone"}]}, "state"),
+        ({"users": [{"name": "k", "enabled": False, "colour": "blue"}]}, "colour"),
+        ({"users": [{"name": "k", "enabled": "maybe"}]}, "enabled"),
+        ({"users": [{"name": "k", "enabled": False, "keys": {"a": 1}}]}, "keys"),
+        ({"sites": [{"state": "present"}]}, "domain"),
+    ],
+)
+def test_argument_spec_rejects_what_the_pure_logic_no_longer_checks(env, result, args, word):
+    code = run(env, **args)
     out = result()[0]
     assert code == 1
-    assert "state" in out["msg"]
+    assert word in out["msg"]
+    assert env.redis.commands == [] and not os.path.exists(env.aclfile)
 
 
 def test_refused_acl_load_fails_with_redis_message(env, result):
@@ -169,14 +180,14 @@ DOC = yaml.safe_load(module.DOCUMENTATION)
 
 
 def test_passwords_are_no_log():
-    assert module.USER_SPEC["password"]["no_log"] is True
-    assert module.SITE_SPEC["password"]["no_log"] is True
-    assert module.ARGUMENT_SPEC["login_password"]["no_log"] is True
+    assert acl.USER_SPEC["password"]["no_log"] is True
+    assert acl.SITE_SPEC["password"]["no_log"] is True
+    assert acl.ARGUMENT_SPEC["login_password"]["no_log"] is True
 
 
-def test_defaults_match_module_utils():
+def test_documented_defaults_are_the_argument_spec_ones():
     assert DOC["options"]["site_commands"]["default"] == acl.DEFAULT_SITE_COMMANDS
-    assert set(module.USER_SPEC) == set(acl.USER_DEFAULTS) | {"name"}
-    assert set(module.SITE_SPEC) == set(acl.SITE_DEFAULTS) | {"domain"}
-    for name, default in acl.USER_DEFAULTS.items():
-        assert module.USER_SPEC[name].get("default") == default, name
+    for spec, doc in ((acl.USER_SPEC, DOC["options"]["users"]), (acl.SITE_SPEC, DOC["options"]["sites"])):
+        assert set(spec) == set(doc["suboptions"])
+        for name, option in spec.items():
+            assert doc["suboptions"][name].get("default") == option.get("default"), name
