@@ -32,3 +32,7 @@ class ValidationError(ModuleError):
 
 class ApplyError(ModuleError):
     """Writing the desired state failed; the message says what was put back."""
+
+
+class SiteError(ModuleError):
+    """A failure of one site of a list; the module goes on with the others and fails at the end."""

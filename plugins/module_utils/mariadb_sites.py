@@ -13,7 +13,8 @@ Pipeline (each step is a small function that unit tests call directly):
    plus parameters, never a password), whether a dump comes first, before/after views for the diff.
 4. ``apply_plan(cursor, plan, dumper)`` -> what was done; a site's steps are undone if one of them fails.
 
-``reconcile()`` ties the steps together for the module; ``dump_database()`` writes the dump before a removal.
+``compute()`` ties the steps together for the module (it reads and plans, and returns a ``module_shell.Change``
+whose ``apply`` runs the plan); ``dump_database()`` writes the dump before a removal.
 Code here must stay Python 3.8 compatible (it runs on the managed host).
 """
 
@@ -32,26 +33,40 @@ import re
 import subprocess
 import tempfile
 
-from ansible_collections.wpzo.hosting.plugins.module_utils import site_names
+from ansible_collections.wpzo.hosting.plugins.module_utils import module_shell, site_names
+from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ApplyError, ModuleError, ValidationError
 
 STATES = ("present", "absent")
 DEFAULT_HOSTS = ["localhost"]
-# Defaults of the suboptions of ``sites``; keep in sync with the module's argument_spec (a unit test checks it).
 # A site's user may hold this many connections at once: one site cannot take every connection of the server.
 DEFAULT_MAX_USER_CONNECTIONS = 30
 MAX_USER_CONNECTIONS_LIMIT = 2147483647
-SITE_DEFAULTS = {
-    "state": "present",
-    "purge": False,
-    "password": None,
-    "hosts": DEFAULT_HOSTS,
-    "max_user_connections": DEFAULT_MAX_USER_CONNECTIONS,
-}
 DEFAULT_CHARSET = "utf8mb4"
 DEFAULT_COLLATION = "utf8mb4_unicode_ci"
 DEFAULT_SOCKET = "/run/mysqld/mysqld.sock"
 DEFAULT_DUMP_DIR = "/var/lib/wpzo/backups/mariadb"
 DEFAULT_DUMP_BINARY = "/usr/bin/mariadb-dump"
+
+# The module's options: the one place their types and defaults are written.
+SITE_SPEC = dict(
+    domain=dict(type="str", required=True),
+    state=dict(type="str", choices=list(STATES), default="present"),
+    purge=dict(type="bool", default=False),
+    password=dict(type="str", no_log=True),
+    hosts=dict(type="list", elements="str", default=DEFAULT_HOSTS),
+    max_user_connections=dict(type="int", default=DEFAULT_MAX_USER_CONNECTIONS),
+)
+ARGUMENT_SPEC = dict(
+    sites=dict(type="list", elements="dict", required=True, options=SITE_SPEC),
+    validate_only=dict(type="bool", default=False),
+    charset=dict(type="str", default=DEFAULT_CHARSET),
+    collation=dict(type="str", default=DEFAULT_COLLATION),
+    login_unix_socket=dict(type="path", default=DEFAULT_SOCKET),
+    login_user=dict(type="str", default="root"),
+    dump_dir=dict(type="path", default=DEFAULT_DUMP_DIR),
+    dump_binary=dict(type="path", default=DEFAULT_DUMP_BINARY),
+)
+SITE_DEFAULTS = module_shell.defaults(SITE_SPEC)
 
 NATIVE_PLUGIN = "mysql_native_password"
 DATABASE_MAX = site_names.DATABASE_MAX  # 64
@@ -68,26 +83,8 @@ DUMP_COMPLETE = b"-- Dump completed"
 DUMP_SUFFIX = ".sql.gz"
 
 
-class MariadbSitesError(Exception):
-    """Base error; ``errors`` lists individual problems, ``details`` extra keys for fail_json."""
-
-    def __init__(self, msg, errors=None, details=None):
-        super(MariadbSitesError, self).__init__(msg)
-        self.msg = msg
-        self.errors = list(errors or [])
-        self.details = dict(details or {})
-
-
-class SiteValidationError(MariadbSitesError):
-    pass
-
-
-class DumpError(MariadbSitesError):
-    pass
-
-
-class ApplyError(MariadbSitesError):
-    pass
+class DumpError(ApplyError):
+    """The dump before a removal failed; nothing was removed."""
 
 
 # --- names, hashes and quoting ---------------------------------------------------------------------------
@@ -121,18 +118,17 @@ def _placeholders(count):
 
 
 def site_label(raw, index):
-    domain = raw.get("domain") if isinstance(raw, dict) else None
-    return "site %r (sites[%d])" % (domain if isinstance(domain, str) else "?", index)
+    return "site %r (sites[%d])" % (raw.get("domain") or "?", index)
 
 
 # --- validation ------------------------------------------------------------------------------------------
 def validate_settings(charset, collation):
     errors = []
-    if not isinstance(charset, str) or not CHARSET_RE.fullmatch(charset):
+    if not CHARSET_RE.fullmatch(charset):
         errors.append("charset: %r is not a character set name" % (charset,))
-    if not isinstance(collation, str) or not CHARSET_RE.fullmatch(collation):
+    if not CHARSET_RE.fullmatch(collation):
         errors.append("collation: %r is not a collation name" % (collation,))
-    elif isinstance(charset, str) and not collation.startswith(charset + "_"):
+    elif not collation.startswith(charset + "_"):
         errors.append("collation: %r does not belong to character set %r" % (collation, charset))
     return errors
 
@@ -144,14 +140,9 @@ def validate_sites(sites, require_passwords=True):
     database, database_user``.
     Passwords are hashed here and not kept. Nothing is normalised for an entry that has errors.
     """
-    if not isinstance(sites, list):
-        return [], ["sites: must be a list"]
     normalised, errors, seen = [], [], {}
     for index, raw in enumerate(sites):
         label = site_label(raw, index)
-        if not isinstance(raw, dict):
-            errors.append("sites[%d]: must be a dict with at least a domain" % index)
-            continue
         site = dict(SITE_DEFAULTS)
         site.update((key, value) for key, value in raw.items() if value is not None)
         problems = []
@@ -162,13 +153,9 @@ def validate_sites(sites, require_passwords=True):
         except ValueError as exc:
             err("domain", str(exc))
             domain = None
-        if site["state"] not in STATES:
-            err("state", "must be one of %s, not %r" % (", ".join(STATES), site["state"]))
-        if not isinstance(site["purge"], bool):
-            err("purge", "must be a boolean")
         hosts = _validate_hosts(site["hosts"], err)
         limit = site["max_user_connections"]
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_USER_CONNECTIONS_LIMIT:
+        if not 0 <= limit <= MAX_USER_CONNECTIONS_LIMIT:
             err(
                 "max_user_connections",
                 "must be an integer from 0 (only the server's max_user_connections) to %d, not %r"
@@ -180,11 +167,9 @@ def validate_sites(sites, require_passwords=True):
             if password is None or password == "":
                 if require_passwords:
                     err("password", "required when state is present (give one, or use the credential lookup)")
-            elif not isinstance(password, str):
-                err("password", "must be a string")
             else:
                 password_hash = native_password_hash(password)
-            if hosts is not None and not hosts:
+            if not hosts:
                 err("hosts", "needs at least one host when state is present")
         names = None
         if domain is not None:
@@ -243,12 +228,9 @@ def _padding(entry):
 
 
 def _validate_hosts(hosts, err):
-    if not isinstance(hosts, list):
-        err("hosts", "must be a list of host names or addresses")
-        return None
     result = []
     for position, host in enumerate(hosts):
-        if not isinstance(host, str) or not host.strip():
+        if not host.strip():
             err("hosts[%d]" % position, "must be a non-empty string")
             continue
         value = host.strip().lower()
@@ -261,11 +243,11 @@ def _validate_hosts(hosts, err):
 
 
 def desired_state(sites, charset=DEFAULT_CHARSET, collation=DEFAULT_COLLATION, require_passwords=True):
-    """Validate everything; return the normalised sites or raise SiteValidationError naming every problem."""
+    """Validate everything; return the normalised sites or raise ValidationError naming every problem."""
     normalised, errors = validate_sites(sites, require_passwords)
     errors = validate_settings(charset, collation) + errors
     if errors:
-        raise SiteValidationError(
+        raise ValidationError(
             "invalid sites, nothing was changed (%d problem(s)): %s" % (len(errors), "; ".join(errors)), errors
         )
     return normalised
@@ -581,7 +563,7 @@ def apply_plan(cursor, the_plan, dumper):
         if change.dump:
             try:
                 dump = dumper(site["database"])
-            except MariadbSitesError as exc:
+            except ModuleError as exc:
                 exc.msg = "%s: %s" % (site["label"], exc.msg)
                 exc.details.update(done)
                 raise
@@ -700,55 +682,55 @@ def summary(sites, the_plan=None):
     return result
 
 
-def reconcile(
+def compute(
     sites,
     connect=None,
     dumper=None,
     charset=DEFAULT_CHARSET,
     collation=DEFAULT_COLLATION,
     dump_dir=DEFAULT_DUMP_DIR,
-    check_mode=False,
-    want_diff=False,
     validate_only=False,
 ):
-    """Validate, read, plan and apply; return the module result or raise MariadbSitesError.
+    """Validate, read and plan; return a ``module_shell.Change`` whose ``apply`` runs the plan, or raise
+    ModuleError.
 
     ``connect()`` returns a DB-API connection (autocommit), ``dumper(database)`` a ``{"path", "size"}`` dict.
-    With ``validate_only`` nothing is read or changed and passwords are not required.
+    With ``validate_only`` nothing is read or changed and passwords are not required. The change's ``close``
+    closes the connection.
     """
     normalised = desired_state(sites, charset, collation, require_passwords=not validate_only)
     result = {"changed": False, "added": [], "updated": [], "removed": [], "dumps": []}
     if validate_only:
         result["sites"] = summary(normalised)
-        return result
+        return module_shell.Change(result, None)
     connection = connect()
     try:
         cursor = connection.cursor()
-        try:
-            actual = read_actual(cursor, normalised)
-        except Exception as exc:  # the driver's errors: no change was made yet
-            raise MariadbSitesError("cannot read the sites' databases and users: %s" % exc) from exc
-        the_plan = plan(normalised, actual, charset, collation, dump_dir)
-        result.update(
-            changed=the_plan.changed,
-            added=the_plan.domains("added"),
-            updated=the_plan.domains("updated"),
-            removed=the_plan.domains("removed"),
-            sites=summary(normalised, the_plan),
-        )
-        if want_diff:
-            result["diff"] = build_diff(the_plan)
-        if the_plan.changed and not check_mode:
-            try:
-                done = apply_plan(cursor, the_plan, dumper)
-            except MariadbSitesError as exc:
-                # Report what was really done before the failure, not what was planned.
-                details = dict(result)
-                details.update(exc.details)
-                details["changed"] = any(details.get(key) for key in ("added", "updated", "removed", "dumps"))
-                exc.details = details
-                raise
-            result["dumps"] = done["dumps"]
-    finally:
+        actual = read_actual(cursor, normalised)
+    except Exception as exc:  # the driver's errors: no change was made yet
         connection.close()
-    return result
+        raise ModuleError("cannot read the sites' databases and users: %s" % exc) from exc
+    the_plan = plan(normalised, actual, charset, collation, dump_dir)
+    result.update(
+        changed=the_plan.changed,
+        added=the_plan.domains("added"),
+        updated=the_plan.domains("updated"),
+        removed=the_plan.domains("removed"),
+        sites=summary(normalised, the_plan),
+        diff=build_diff(the_plan),
+    )
+
+    def apply():
+        try:
+            done = apply_plan(cursor, the_plan, dumper)
+        except ModuleError as exc:
+            # Report what was really done before the failure, not what was planned.
+            details = dict(result)
+            details.pop("diff")
+            details.update(exc.details)
+            details["changed"] = any(details.get(key) for key in ("added", "updated", "removed", "dumps"))
+            exc.details = details
+            raise
+        return {"dumps": done["dumps"]}
+
+    return module_shell.Change(result, apply if the_plan.changed else None, connection.close)

@@ -21,21 +21,29 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ModuleError
 
 
-class Change(collections.namedtuple("Change", "result apply")):
+class Change(collections.namedtuple("Change", "result apply close")):
     """``result``: the module's result (with ``diff``); ``apply``: ``() -> dict or None`` (keys added to the
-    result), or None."""
+    result), or None; ``close``: ``()``, called at the end whatever happened (a connection compute opened), or
+    None."""
 
     __slots__ = ()
 
 
+Change.__new__.__defaults__ = (None,)
+
+
 def finish(change, check_mode, want_diff):
     """The result of a computed change: applied unless ``check_mode``; the diff only when ``want_diff``."""
-    result = dict(change.result)
-    if not want_diff:
-        result.pop("diff", None)
-    if change.apply is not None and not check_mode:
-        result.update(change.apply() or {})
-    return result
+    try:
+        result = dict(change.result)
+        if change.apply is not None and not check_mode:
+            result.update(change.apply() or {})
+        if not want_diff:
+            result.pop("diff", None)
+        return result
+    finally:
+        if change.close is not None:
+            change.close()
 
 
 def defaults(spec):

@@ -44,9 +44,9 @@ DEFAULT_LOGIN_USER = "admin"
 # What a site's user may run: only what a WordPress object cache needs, on its own keys. Nothing that lists or
 # counts the keys of other sites (SCAN, KEYS, RANDOMKEY, DBSIZE), runs code (EVAL, FUNCTION, SCRIPT), reads
 # channels (PUBSUB, SUBSCRIBE), flushes (FLUSHALL, FLUSHDB) or administers (CONFIG, ACL, CLIENT KILL, DEBUG).
-# wordpress_object_cache's drop-in uses AUTH, SELECT, GET, SET, SETEX, DEL and INCR; the rest is what Redis
-# Object Cache and WP Redis use for the same job (MGET, SET NX, EXPIRE, MULTI/EXEC, hashes, PING and INFO, which
-# Redis Object Cache reads for its diagnostics; INFO shows server figures and key counts, no key names).
+# The object-cache drop-in (roles/sites/files/wordpress) uses AUTH, SELECT, GET, SET, SETEX, DEL and INCR; the rest
+# is what Redis Object Cache and WP Redis use for the same job (MGET, SET NX, EXPIRE, MULTI/EXEC, hashes, PING and
+# INFO, which Redis Object Cache reads for its diagnostics; INFO shows server figures and key counts, no key names).
 SITE_COMMAND_ALLOW = (
     # connection
     "auth", "hello", "ping", "echo", "select", "quit", "reset", "client|setname", "client|getname", "client|id",

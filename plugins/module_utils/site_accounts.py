@@ -41,6 +41,22 @@ PARENT_MODE = 0o711
 LOG_MODE = 0o640
 
 
+def normalise_sites(sites):
+    """The sites as the argument spec checked them, with the group defaulting to the user, and the problems the
+    spec cannot see: ``(sites, errors)``."""
+    normalised, errors = [], []
+    for site in sites:
+        site = dict(site, group=site["group"] or site["user"])
+        if not site["root"].startswith("/") or site["root"].rstrip("/").count("/") < 2:
+            errors.append("site %s: root %r must be a directory below / such as /srv/www/<domain>"
+                          % (site["user"], site["root"]))  # fmt: skip
+        for name in site["log_files"] + site["own_log_files"]:
+            if not name or "/" in name or name in (".", ".."):
+                errors.append("site %s: log file %r must be a plain file name" % (site["user"], name))
+        normalised.append(site)
+    return normalised, errors
+
+
 def site_directories(site):
     user, group, root = site["user"], site["group"], site["root"]
     return [

@@ -14,7 +14,7 @@ import posixpath
 import re
 import shlex
 
-from ansible_collections.wpzo.hosting.plugins.module_utils.wordpress import DEFAULT_PURGE_REQUEST_NAME
+from ansible_collections.wpzo.hosting.plugins.module_utils.wordpress_validation import DEFAULT_PURGE_REQUEST_NAME
 
 MARKER_LINE = "# Managed by wpzo.hosting: do not edit, changes are overwritten."
 

@@ -66,8 +66,10 @@ names:
   sample: {"example.com": ["example.com"]}
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.wpzo.hosting.plugins.module_utils import module_shell
 from ansible_collections.wpzo.hosting.plugins.module_utils import tls_certificates as tls
+from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ModuleError
 
 
 def found_names(certificates):
@@ -87,28 +89,31 @@ def found_names(certificates):
     return found
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "certificates": {
-                "type": "list",
-                "elements": "dict",
-                "required": True,
-                "options": {
-                    "domain": {"type": "str", "required": True},
-                    "path": {"type": "path", "required": True},
-                    "names": {"type": "list", "elements": "str", "required": True},
-                },
-            }
+ARGUMENT_SPEC = {
+    "certificates": {
+        "type": "list",
+        "elements": "dict",
+        "required": True,
+        "options": {
+            "domain": {"type": "str", "required": True},
+            "path": {"type": "path", "required": True},
+            "names": {"type": "list", "elements": "str", "required": True},
         },
-        supports_check_mode=True,
-    )
+    }
+}
+
+
+def compute(module):
     if not tls.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography (Debian: python3-cryptography)"))
+        raise ModuleError(missing_required_lib("cryptography (Debian: python3-cryptography)"))
     certificates = module.params["certificates"]
     found = found_names(certificates)
     wanted = {certificate["domain"]: certificate["names"] for certificate in certificates}
-    module.exit_json(changed=False, stale=tls.stale(wanted, found), names=found)
+    return module_shell.Change(dict(changed=False, stale=tls.stale(wanted, found), names=found), None)
+
+
+def main():
+    module_shell.run(ARGUMENT_SPEC, compute)
 
 
 if __name__ == "__main__":

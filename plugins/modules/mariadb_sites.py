@@ -235,20 +235,10 @@ errors:
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.wpzo.hosting.plugins.module_utils.mariadb_sites import (
-    DEFAULT_CHARSET,
-    DEFAULT_COLLATION,
-    DEFAULT_DUMP_BINARY,
-    DEFAULT_DUMP_DIR,
-    DEFAULT_HOSTS,
-    DEFAULT_MAX_USER_CONNECTIONS,
-    DEFAULT_SOCKET,
-    STATES,
-    MariadbSitesError,
-    dump_database,
-    reconcile,
-)
+from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.wpzo.hosting.plugins.module_utils import module_shell
+from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ModuleError
+from ansible_collections.wpzo.hosting.plugins.module_utils.mariadb_sites import ARGUMENT_SPEC, compute, dump_database
 
 try:
     import pymysql
@@ -258,29 +248,8 @@ except ImportError:
 else:
     PYMYSQL_IMPORT_ERROR = None
 
-SITE_SPEC = dict(
-    domain=dict(type="str", required=True),
-    state=dict(type="str", choices=list(STATES), default="present"),
-    purge=dict(type="bool", default=False),
-    password=dict(type="str", no_log=True),
-    hosts=dict(type="list", elements="str", default=list(DEFAULT_HOSTS)),
-    max_user_connections=dict(type="int", default=DEFAULT_MAX_USER_CONNECTIONS),
-)
 
-ARGUMENT_SPEC = dict(
-    sites=dict(type="list", elements="dict", required=True, options=SITE_SPEC),
-    validate_only=dict(type="bool", default=False),
-    charset=dict(type="str", default=DEFAULT_CHARSET),
-    collation=dict(type="str", default=DEFAULT_COLLATION),
-    login_unix_socket=dict(type="path", default=DEFAULT_SOCKET),
-    login_user=dict(type="str", default="root"),
-    dump_dir=dict(type="path", default=DEFAULT_DUMP_DIR),
-    dump_binary=dict(type="path", default=DEFAULT_DUMP_BINARY),
-)
-
-
-def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+def compute_change(module):
     params = module.params
     if not params["validate_only"] and pymysql is None:
         module.fail_json(msg=missing_required_lib("PyMySQL (Debian: python3-pymysql)"), exception=PYMYSQL_IMPORT_ERROR)
@@ -295,7 +264,7 @@ def main():
                 connect_timeout=30,
             )
         except pymysql.Error as exc:
-            raise MariadbSitesError(
+            raise ModuleError(
                 "cannot connect to MariaDB as %s through %s: %s"
                 % (params["login_user"], params["login_unix_socket"], exc)
             ) from exc
@@ -305,21 +274,19 @@ def main():
             database, params["dump_dir"], params["dump_binary"], params["login_unix_socket"], params["login_user"]
         )
 
-    try:
-        result = reconcile(
-            sites=params["sites"],
-            connect=connect,
-            dumper=dumper,
-            charset=params["charset"],
-            collation=params["collation"],
-            dump_dir=params["dump_dir"],
-            check_mode=module.check_mode,
-            want_diff=module._diff,
-            validate_only=params["validate_only"],
-        )
-    except MariadbSitesError as exc:
-        module.fail_json(msg=exc.msg, errors=exc.errors, **exc.details)
-    module.exit_json(**result)
+    return compute(
+        sites=params["sites"],
+        connect=connect,
+        dumper=dumper,
+        charset=params["charset"],
+        collation=params["collation"],
+        dump_dir=params["dump_dir"],
+        validate_only=params["validate_only"],
+    )
+
+
+def main():
+    module_shell.run(ARGUMENT_SPEC, compute_change)
 
 
 if __name__ == "__main__":

@@ -70,24 +70,25 @@ running:
   sample: true
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.wpzo.hosting.plugins.module_utils import service_state
+from ansible_collections.wpzo.hosting.plugins.module_utils import module_shell, service_state
+
+ARGUMENT_SPEC = dict(
+    service=dict(type="str", required=True, choices=sorted(service_state.SERVICES)),
+    pid_file=dict(type="path", required=True),
+    paths=dict(type="list", elements="path", default=[]),
+    sockets=dict(type="list", elements="path", default=[]),
+)
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            service=dict(type="str", required=True, choices=sorted(service_state.SERVICES)),
-            pid_file=dict(type="path", required=True),
-            paths=dict(type="list", elements="path", default=[]),
-            sockets=dict(type="list", elements="path", default=[]),
-        ),
-        supports_check_mode=True,
-    )
+def compute(module):
     params = module.params
     loaded_at = service_state.last_load(params["service"], params["pid_file"])
     reasons = service_state.reload_reasons(params["service"], loaded_at, params["paths"], True, params["sockets"])
-    module.exit_json(changed=bool(reasons), reasons=reasons, running=loaded_at is not None)
+    return module_shell.Change(dict(changed=bool(reasons), reasons=reasons, running=loaded_at is not None), None)
+
+
+def main():
+    module_shell.run(ARGUMENT_SPEC, compute)
 
 
 if __name__ == "__main__":

@@ -158,8 +158,9 @@ import pwd
 import shutil
 import stat
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files, module_shell
 from ansible_collections.wpzo.hosting.plugins.module_utils import site_accounts as accounts
+from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ApplyError, ValidationError
 
 
 def read_state(sites, keys_dir):
@@ -193,7 +194,7 @@ def read_state(sites, keys_dir):
                 stat.S_IMODE(st.st_mode),
             )
         path = accounts.keys_file(site, keys_dir)
-        keys[path] = read_text(path)
+        keys[path] = read_keys(path)
     return accounts.State(users, groups, members, dirs, keys, logs)
 
 
@@ -258,32 +259,36 @@ def own_log(detail, create):
         os.close(fd)
 
 
-def read_text(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except FileNotFoundError:
+KEYS_ATTRIBUTES = (0, 0, 0o644)  # root:root 0644, as write_keys writes it
+
+
+def read_keys(path):
+    """The keys file's text, None when there is none. A file whose owner or mode was changed by hand (or that is
+    not a regular file) reads as text no plan wants, so that the next run writes it again."""
+    current = managed_files.read_path(path)
+    if current is None:
         return None
+    text = current.content.decode("utf-8", "replace") if current.content is not None else ""
+    if current.content is None or (current.uid, current.gid, current.mode) != KEYS_ATTRIBUTES:
+        text += "\n(owner, group or mode changed by hand)\n"
+    return text
 
 
-def write_text(path, content):
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    temp = path + ".wpzo-tmp"
-    with open(temp, "w") as handle:
-        handle.write(content)
-    os.chmod(temp, 0o644)
-    os.rename(temp, path)
+def write_keys(path, content):
+    """The keys file through the file engine (root:root 0644; sshd reads it, it holds no secret)."""
+    spec = managed_files.file_spec(path, content, "root", "root", "0644")
+    existing = managed_files.read_existing([spec], marker=None)
+    the_plan = managed_files.plan([spec], existing, marker=None)
+    managed_files.apply(the_plan, [spec], existing, what="SFTP keys file")
 
 
 def run(module, argv):
     rc, out, err = module.run_command(argv)
     if rc != 0:
-        module.fail_json(msg="%s failed: %s" % (" ".join(argv), (err or out).strip()))
+        raise ApplyError("%s failed: %s" % (" ".join(argv), (err or out).strip()))
 
 
-def apply(module, sites_by_user, action):
+def apply_action(module, sites_by_user, action):
     kind, detail = action.kind, action.detail
     if kind == "add_group":
         run(module, ["groupadd", "--system", detail])
@@ -321,71 +326,69 @@ def apply(module, sites_by_user, action):
         member, group = detail
         run(module, ["gpasswd", "--delete", member, group])
     elif kind == "write_sftp_keys":
-        write_text(*detail)
+        write_keys(*detail)
     elif kind == "remove_sftp_keys":
         os.remove(detail)
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            sites=dict(
+ARGUMENT_SPEC = dict(
+    sites=dict(
+        type="list",
+        elements="dict",
+        required=True,
+        options=dict(
+            user=dict(type="str", required=True),
+            group=dict(type="str"),
+            root=dict(type="path", required=True),
+            groups=dict(type="list", elements="str", default=[]),
+            shell=dict(type="path", default="/usr/sbin/nologin"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            remove_files=dict(type="bool", default=False),
+            log_files=dict(type="list", elements="str", default=[]),
+            own_log_files=dict(type="list", elements="str", default=[]),
+            sftp_users=dict(
                 type="list",
                 elements="dict",
-                required=True,
+                default=[],
                 options=dict(
-                    user=dict(type="str", required=True),
-                    group=dict(type="str"),
-                    root=dict(type="path", required=True),
-                    groups=dict(type="list", elements="str", default=[]),
-                    shell=dict(type="path", default="/usr/sbin/nologin"),
-                    state=dict(type="str", choices=["present", "absent"], default="present"),
-                    remove_files=dict(type="bool", default=False),
-                    log_files=dict(type="list", elements="str", default=[]),
-                    own_log_files=dict(type="list", elements="str", default=[]),
-                    sftp_users=dict(
-                        type="list",
-                        elements="dict",
-                        default=[],
-                        options=dict(
-                            name=dict(type="str", required=True),
-                            ssh_keys=dict(type="list", elements="str", required=True, no_log=False),
-                        ),
-                    ),
+                    name=dict(type="str", required=True),
+                    ssh_keys=dict(type="list", elements="str", required=True, no_log=False),
                 ),
             ),
-            web_group=dict(type="str", default="www-data"),
-            sftp_group=dict(type="str", default="wpzo-sftp"),
-            sftp_keys_dir=dict(type="path", default="/etc/ssh/wpzo-sftp"),
         ),
-        supports_check_mode=True,
-    )
-    sites = []
-    for site in module.params["sites"]:
-        site = dict(site, group=site["group"] or site["user"])
-        if not site["root"].startswith("/") or site["root"].rstrip("/").count("/") < 2:
-            module.fail_json(msg="site %s: root %r must be a directory below / such as /srv/www/<domain>"
-                             % (site["user"], site["root"]))  # fmt: skip
-        for name in site["log_files"] + site["own_log_files"]:
-            if not name or "/" in name or name in (".", ".."):
-                module.fail_json(msg="site %s: log file %r must be a plain file name" % (site["user"], name))
-        sites.append(site)
+    ),
+    web_group=dict(type="str", default="www-data"),
+    sftp_group=dict(type="str", default="wpzo-sftp"),
+    sftp_keys_dir=dict(type="path", default="/etc/ssh/wpzo-sftp"),
+)
+
+
+def compute(module):
+    sites, errors = accounts.normalise_sites(module.params["sites"])
+    if errors:
+        raise ValidationError("; ".join(errors), errors)
     sftp_group, keys_dir = module.params["sftp_group"], module.params["sftp_keys_dir"]
     state = read_state(sites, keys_dir)
     refused = accounts.problems(sites, state)
     if refused:
-        module.fail_json(msg="; ".join(refused), problems=refused)
+        raise ValidationError("; ".join(refused), refused, {"problems": refused})
     actions = accounts.plan(sites, state, module.params["web_group"], sftp_group, keys_dir)
     added, updated, removed = accounts.summarise(actions)
     described = [accounts.describe(action) for action in actions]
     result = dict(changed=bool(actions), added=added, updated=updated, removed=removed, actions=described)
-    if module._diff and actions:
+    if actions:
         result["diff"] = dict(before="", after="\n".join(described) + "\n")
-    if not module.check_mode:
+
+    def apply():
         sites_by_user = dict((site["user"], site) for site in sites)
         for action in actions:
-            apply(module, sites_by_user, action)
-    module.exit_json(**result)
+            apply_action(module, sites_by_user, action)
+
+    return module_shell.Change(result, apply if actions else None)
+
+
+def main():
+    module_shell.run(ARGUMENT_SPEC, compute)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,9 @@ description:
     (64 characters each, from Python's C(secrets)) and read back from the existing file on later runs. Values are
     written as PHP single-quoted strings with C(\\) and C(') escaped, so any password works.
   - An existing C(wp-config.php) without the marker is an error unless O(sites[].adopt_config=true).
-  - B(Installation.) The WordPress installer (C(wp_install())) runs through php-cli as the site user, with a
-    small program passed on standard input; the admin password and every other secret stay off command lines.
+  - B(Installation.) The WordPress installer (C(wp_install())) runs through php-cli as the site user (the
+    program C(install.php) in O(programs_dir), its input as JSON on standard input); the admin password and every
+    other secret stay off command lines.
     Whether a site is installed is asked (C(is_blog_installed())) only when the core was just extracted, the
     site's database settings changed, its marker C(<cache_dir>/installed/<domain>) is missing or stale, or
     O(verify_installed=true). See the notes for the trade-off.
@@ -281,6 +282,15 @@ options:
         installed-markers in C(installed/).
     type: path
     default: /var/lib/wpzo/wordpress
+  programs_dir:
+    description:
+      - Where the sites role installs the module's programs (from the collection's C(roles/sites/files/wordpress)).
+        C(site_helper.py) runs with Python as the site user to extract archives and write files in the site's tree;
+        C(install.php) and C(activate.php) (with C(wpzo.php)) run with php-cli as the site user; C(wpzo-cache-purge.php)
+        and C(object-cache.php) are the files the module keeps in every site, and must carry the marker.
+      - A missing program fails the site; in check mode a drop-in not installed yet is reported as to be written.
+    type: path
+    default: /usr/local/lib/wpzo/wordpress
   php_binary:
     description: The php-cli binary that runs the installer and activation.
     type: path
@@ -412,73 +422,11 @@ import os
 import pwd
 import sys
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import fetch_url
-from ansible_collections.wpzo.hosting.plugins.module_utils.wordpress import (
-    AUTO_UPDATE_CHOICES,
-    Context,
-    WordPressError,
-    reconcile,
-)
-
-EXTENSION_SPEC = dict(
-    name=dict(type="str", required=True),
-    src=dict(type="path"),
-    url=dict(type="str"),
-    checksum=dict(type="str"),
-    activate=dict(type="bool", default=False),
-)
-
-REDIS_SPEC = dict(
-    path=dict(type="path"),
-    host=dict(type="str"),
-    port=dict(type="int", default=6379),
-    username=dict(type="str"),
-    password=dict(type="str", no_log=True),
-    database=dict(type="int", default=0),
-    prefix=dict(type="str"),
-)
-
-SITE_SPEC = dict(
-    domain=dict(type="str", required=True),
-    path=dict(type="path", required=True),
-    owner=dict(type="str", required=True),
-    group=dict(type="str"),
-    url=dict(type="str"),
-    version=dict(type="str", required=True),
-    core_url=dict(type="str"),
-    core_checksum=dict(type="str"),
-    core_src=dict(type="path"),
-    db_name=dict(type="str"),
-    db_user=dict(type="str"),
-    db_password=dict(type="str", no_log=True),
-    db_host=dict(type="str", default="localhost"),
-    table_prefix=dict(type="str", default="wp_"),
-    title=dict(type="str"),
-    admin_user=dict(type="str"),
-    admin_email=dict(type="str"),
-    admin_password=dict(type="str", no_log=True),
-    locale=dict(type="str", default="en_US"),
-    tls=dict(type="bool"),
-    auto_update_core=dict(type="str", choices=list(AUTO_UPDATE_CHOICES), default="minor"),
-    disable_wp_cron=dict(type="bool", default=True),
-    redis=dict(type="dict", options=REDIS_SPEC),
-    page_cache=dict(type="bool", default=False),
-    purge_request_file=dict(type="path"),
-    extra_constants=dict(type="dict"),
-    plugins=dict(type="list", elements="dict", options=EXTENSION_SPEC),
-    themes=dict(type="list", elements="dict", options=EXTENSION_SPEC),
-    adopt_config=dict(type="bool", default=False),
-    state=dict(type="str", choices=["present"], default="present"),
-)
-
-ARGUMENT_SPEC = dict(
-    sites=dict(type="list", elements="dict", required=True, options=SITE_SPEC),
-    cache_dir=dict(type="path", default="/var/lib/wpzo/wordpress"),
-    php_binary=dict(type="path", default="/usr/bin/php"),
-    verify_installed=dict(type="bool", default=False),
-    timeout=dict(type="int", default=120),
-)
+from ansible_collections.wpzo.hosting.plugins.module_utils import module_shell
+from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ModuleError
+from ansible_collections.wpzo.hosting.plugins.module_utils.wordpress import Context, compute
+from ansible_collections.wpzo.hosting.plugins.module_utils.wordpress_validation import ARGUMENT_SPEC
 
 
 def make_runner(module):
@@ -510,7 +458,7 @@ def make_downloader(module):
     def download(url, dest):
         response, info = fetch_url(module, url, timeout=timeout)
         if response is None or info.get("status") != 200:
-            raise WordPressError("HTTP %s %s" % (info.get("status"), info.get("msg", "")))
+            raise ModuleError("HTTP %s %s" % (info.get("status"), info.get("msg", "")))
         with open(dest, "wb") as handle:
             while True:
                 chunk = response.read(1 << 20)
@@ -521,8 +469,7 @@ def make_downloader(module):
     return download
 
 
-def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+def compute_change(module):
     params = module.params
     ctx = Context(
         runner=make_runner(module),
@@ -530,22 +477,17 @@ def main():
         cache_dir=params["cache_dir"],
         php_binary=params["php_binary"],
         python_binary=sys.executable,
+        programs_dir=params["programs_dir"],
         check_mode=module.check_mode,
         want_diff=module._diff,
         verify_installed=params["verify_installed"],
         warn=module.warn,
     )
-    try:
-        result = reconcile(params["sites"], ctx)
-    except WordPressError as exc:
-        module.fail_json(msg=exc.msg, errors=exc.errors, **exc.details)
-    if result.get("failed"):
-        failed = result["failed"]
-        module.fail_json(
-            msg="%d site(s) failed: %s" % (len(failed), "; ".join(failed[domain] for domain in sorted(failed))),
-            **result,
-        )
-    module.exit_json(**result)
+    return compute(params["sites"], ctx)
+
+
+def main():
+    module_shell.run(ARGUMENT_SPEC, compute_change)
 
 
 if __name__ == "__main__":

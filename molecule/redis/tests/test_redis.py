@@ -5,6 +5,7 @@ import ipaddress
 import os
 import shlex
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -48,7 +49,7 @@ def test_site_user_reads_and_writes_its_own_keys(host):
 
 
 def test_the_object_cache_drop_in_commands_work(host):
-    """What wordpress_object_cache's drop-in sends through phpredis: AUTH, SELECT, GET, INCR, SET, SETEX, DEL."""
+    """What the object-cache drop-in sends through phpredis: AUTH, SELECT, GET, INCR, SET, SETEX, DEL."""
     generation = ALPHA + ":generation"
     key = ALPHA + ":1:options:alloptions"
     script = "\n".join(
@@ -101,8 +102,11 @@ echo $ok ? "drop-in ok\n" : "drop-in FAILED\n";
 
 
 def test_the_object_cache_drop_in_works_through_phpredis(host, instance_name):
-    """The collection's own drop-in (wordpress_object_cache), not a list of commands: what a site's PHP runs."""
-    from ansible_collections.wpzo.hosting.plugins.module_utils.wordpress_object_cache import OBJECT_CACHE_DROP_IN
+    """The collection's own drop-in (the file the sites role installs), not a list of commands: what a site's PHP
+    runs."""
+    OBJECT_CACHE_DROP_IN = (
+        Path(__file__).resolve().parents[3] / "roles/sites/files/wordpress/object-cache.php"
+    ).read_text()
 
     driver = DROP_IN_DRIVER % {"socket": SOCKET, "user": ALPHA}
     for path, content in (("/tmp/object-cache.php", OBJECT_CACHE_DROP_IN), ("/tmp/drive-cache.php", driver)):

@@ -18,7 +18,12 @@ import tarfile
 import tempfile
 import time
 
+from ansible_collections.wpzo.hosting.plugins.module_utils import module_shell
 from ansible_collections.wpzo.hosting.plugins.module_utils import wordpress as wp
+
+PROGRAMS = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "roles", "sites", "files", "wordpress"
+)
 
 
 def core_archive(path):
@@ -87,18 +92,19 @@ def main():
                 cache_dir=os.path.join(tmp, "cache"),
                 php_binary="php",
                 python_binary=sys.executable,
+                programs_dir=PROGRAMS,
                 ids=lambda owner, group: (os.getuid(), os.getgid()),
             )
 
         start = time.perf_counter()
-        first = wp.reconcile(sites, ctx())
+        first = module_shell.finish(wp.compute(sites, ctx()), False, False)
         setup = time.perf_counter() - start
         assert len(first["added"]) == count, first.get("failed")
         runner.calls = 0
         times = []
         for _round in range(rounds):
             start = time.perf_counter()
-            result = wp.reconcile(sites, ctx())
+            result = module_shell.finish(wp.compute(sites, ctx()), False, False)
             times.append(time.perf_counter() - start)
             assert result["changed"] is False and len(result["unchanged"]) == count
         assert runner.calls == 0, "an unchanged site ran a program"

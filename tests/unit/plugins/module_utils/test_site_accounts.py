@@ -216,3 +216,28 @@ def test_a_group_with_members_and_no_user_is_not_taken_over():
     # A group a killed run made (no members yet): the next run goes on.
     state.members["a_example"] = set()
     assert accounts.problems([SITE], state) == []
+
+
+# --- what the argument spec cannot check ---------------------------------------------------------------------
+def spec_site(**overrides):
+    """A site as the module's argument spec hands it over: every option present."""
+    site = dict(SITE, group=None, groups=[], remove_files=False, log_files=[], own_log_files=[], sftp_users=[])
+    site.update(overrides)
+    return site
+
+
+def test_normalise_sites_defaults_the_group_to_the_user():
+    sites, errors = accounts.normalise_sites([spec_site(), spec_site(user="b_example", group="web")])
+    assert errors == []
+    assert [site["group"] for site in sites] == ["a_example", "web"]
+
+
+def test_normalise_sites_reports_every_root_and_log_name_problem():
+    _sites, errors = accounts.normalise_sites(
+        [spec_site(root="/srv"), spec_site(user="b", log_files=["ok.log", "../x"], own_log_files=[".."])]
+    )
+    assert errors == [
+        "site a_example: root '/srv' must be a directory below / such as /srv/www/<domain>",
+        "site b: log file '../x' must be a plain file name",
+        "site b: log file '..' must be a plain file name",
+    ]

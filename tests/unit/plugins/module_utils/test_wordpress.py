@@ -5,6 +5,7 @@ import hashlib
 import io
 import json
 import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -13,13 +14,34 @@ import tarfile
 import zipfile
 
 import pytest
+from ansible_collections.wpzo.hosting.plugins.module_utils import module_shell
 from ansible_collections.wpzo.hosting.plugins.module_utils import wordpress as wp
+from ansible_collections.wpzo.hosting.plugins.module_utils import wordpress_config as wpconfig
+from ansible_collections.wpzo.hosting.plugins.module_utils import wordpress_programs as programs
+from ansible_collections.wpzo.hosting.plugins.module_utils import wordpress_validation as validation
+from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ModuleError, SiteError, ValidationError
 
 PHP = shutil.which("php")
 NASTY = "it's a \\ back\\slash, a $dollar, a \"quote\" and '); define('X',1); //"
 
 
 # --- fixtures: archives, a fake runner, sites ----------------------------------------------------------------
+PROGRAMS = pathlib.Path(__file__).resolve().parents[4] / "roles" / "sites" / "files" / "wordpress"
+PROGRAMS_TEXT = programs.Programs(str(PROGRAMS))
+DROP_INS = PROGRAMS_TEXT.drop_ins({"redis": None})
+CACHE_PURGE_PLUGIN = DROP_INS["mu-plugins/wpzo-cache-purge.php"]
+
+
+def reconcile(sites, ctx):
+    """What the module reports: the result, or (a site failed) the result the failure carries."""
+    try:
+        return module_shell.finish(wp.compute(sites, ctx), ctx.check_mode, ctx.want_diff)
+    except ModuleError as exc:
+        if "failed" not in exc.details:
+            raise
+        return exc.details
+
+
 def make_core(path, version="6.1.1", top="wordpress", extra=None):
     """A release-like core archive: wordpress/ with version.php, index.php and wp-content."""
     files = {
@@ -66,17 +88,15 @@ class FakeRunner:
     def __call__(self, argv, user=None, group=None, data=b"", cwd=None):
         self.calls.append({"argv": list(argv), "user": user, "group": group, "data": data})
         if argv[0] == "php":
-            return self.php(data.decode("utf-8"))
+            return self.php(os.path.basename(argv[1]), json.loads(data.decode("utf-8")))
         proc = subprocess.run(argv, input=data, capture_output=True, check=False)
         return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
 
-    def php(self, program):
+    def php(self, program, data):
         if self.php_fail:
             return 255, "<p>Error establishing a database connection</p>", self.php_fail
-        literal = re.search(r"json_decode\( ('(?:[^'\\]|\\.)*') , true \)".replace(" ", r"\s*"), program).group(1)
-        data = json.loads(wp.parse_php_string(literal))
         path = data["path"]
-        if "WP_INSTALLING" in program:
+        if program == programs.INSTALL_PHP:
             before = self.databases.get(path, False)
             if data["install"] and not before:
                 self.databases[path] = True
@@ -100,7 +120,7 @@ class FakeDownloader:
     def __call__(self, url, dest):
         self.calls.append(url)
         if url not in self.files:
-            raise wp.WordPressError("HTTP 404 Not Found")
+            raise ModuleError("HTTP 404 Not Found")
         shutil.copyfile(self.files[url], dest)
 
 
@@ -119,7 +139,9 @@ def env(tmp_path):
     e.ids = lambda owner, group: (os.getuid(), os.getgid())
 
     def ctx(**kwargs):
-        options = dict(cache_dir=e.cache, php_binary="php", python_binary=sys.executable, ids=e.ids)
+        options = dict(
+            cache_dir=e.cache, php_binary="php", python_binary=sys.executable, ids=e.ids, programs_dir=PROGRAMS
+        )
         options.update(kwargs)
         return wp.Context(e.runner, e.downloader, **options)
 
@@ -149,7 +171,7 @@ def env(tmp_path):
 
 
 def valid_site(**kwargs):
-    site, errors = wp.validate_site(
+    site, errors = validation.validate_site(
         dict(
             {
                 "domain": "example.com",
@@ -171,7 +193,7 @@ def valid_site(**kwargs):
     return site
 
 
-SALTS = wp.complete_salts({}, generate=lambda: "s" * 64)
+SALTS = wpconfig.complete_salts({}, generate=lambda: "s" * 64)
 
 
 # --- PHP literals and escaping ---------------------------------------------------------------------------------
@@ -187,28 +209,28 @@ SALTS = wp.complete_salts({}, generate=lambda: "s" * 64)
     ],
 )
 def test_php_string_escapes_backslash_and_quote_only(value, literal):
-    assert wp.php_string(value) == literal
-    assert wp.parse_php_string(literal) == value
+    assert wpconfig.php_string(value) == literal
+    assert wpconfig.parse_php_string(literal) == value
 
 
 def test_php_value_types():
-    assert wp.php_value(True) == "true"
-    assert wp.php_value(None) == "null"
-    assert wp.php_value(42) == "42"
-    assert wp.php_value(1.5) == "1.5"
-    assert wp.php_value(["u", "p'w"]) == "[ 'u', 'p\\'w' ]"
-    assert wp.php_value({"a": 1, "b": [True]}) == "[ 'a' => 1, 'b' => [ true ] ]"
-    assert wp.php_value([]) == "[]"
+    assert wpconfig.php_value(True) == "true"
+    assert wpconfig.php_value(None) == "null"
+    assert wpconfig.php_value(42) == "42"
+    assert wpconfig.php_value(1.5) == "1.5"
+    assert wpconfig.php_value(["u", "p'w"]) == "[ 'u', 'p\\'w' ]"
+    assert wpconfig.php_value({"a": 1, "b": [True]}) == "[ 'a' => 1, 'b' => [ true ] ]"
+    assert wpconfig.php_value([]) == "[]"
     with pytest.raises(ValueError):
-        wp.php_value(float("nan"))
+        wpconfig.php_value(float("nan"))
     with pytest.raises(ValueError):
-        wp.php_value(object())
+        wpconfig.php_value(object())
 
 
 def test_read_defines_is_not_fooled_by_closing_parenthesis_in_strings():
     text = "define( 'AUTH_KEY', 'a\\');b' );\ndefine( 'WP_REDIS_PASSWORD', [ 'u', 'p);' ] );\n"
-    defines = wp.read_defines(text)
-    assert wp.parse_php_string(defines["AUTH_KEY"]) == "a');b"
+    defines = wpconfig.read_defines(text)
+    assert wpconfig.parse_php_string(defines["AUTH_KEY"]) == "a');b"
     assert defines["WP_REDIS_PASSWORD"] == "[ 'u', 'p);' ]"
 
 
@@ -219,10 +241,10 @@ def test_rendered_config_has_marker_and_every_setting():
         redis={"username": "example_com", "password": "r'p"},
         extra_constants={"WP_MEMORY_LIMIT": "256M", "WP_POST_REVISIONS": 10},
     )
-    text = wp.render_config(site, SALTS)
+    text = wpconfig.render_config(site, SALTS)
     lines = text.splitlines()
     assert lines[0] == "<?php"
-    assert wp.MARKER in lines[1]
+    assert wpconfig.MARKER in lines[1]
     for expected in (
         "define( 'DB_NAME', 'wp_example_com' );",
         "define( 'DB_HOST', 'localhost' );",
@@ -245,13 +267,13 @@ def test_rendered_config_has_marker_and_every_setting():
         "require_once ABSPATH . 'wp-settings.php';",
     ):
         assert expected in lines, expected
-    assert sum(1 for name in wp.SALT_NAMES if "define( '%s', '%s' );" % (name, "s" * 64) in lines) == 8
-    assert text == wp.render_config(site, SALTS)  # deterministic
+    assert sum(1 for name in wpconfig.SALT_NAMES if "define( '%s', '%s' );" % (name, "s" * 64) in lines) == 8
+    assert text == wpconfig.render_config(site, SALTS)  # deterministic
 
 
 def test_render_options_toggle_constants():
     site = valid_site(url="http://example.com", disable_wp_cron=False, auto_update_core="false")
-    text = wp.render_config(site, SALTS)
+    text = wpconfig.render_config(site, SALTS)
     assert site["tls"] is False
     assert "FORCE_SSL_ADMIN" not in text
     assert "DISABLE_WP_CRON" not in text
@@ -259,9 +281,13 @@ def test_render_options_toggle_constants():
     assert "define( 'WP_CACHE', false );" in text
     assert "WPZO_PURGE_REQUEST_FILE" not in text  # only behind the page cache
     assert "WP_REDIS" not in text
-    assert "define( 'WP_AUTO_UPDATE_CORE', true );" in wp.render_config(valid_site(auto_update_core="true"), SALTS)
-    assert "define( 'WP_AUTO_UPDATE_CORE', true );" in wp.render_config(valid_site(auto_update_core="major"), SALTS)
-    tcp = wp.render_config(valid_site(redis={"host": "10.0.0.5", "password": "pw", "database": 3}), SALTS)
+    assert "define( 'WP_AUTO_UPDATE_CORE', true );" in wpconfig.render_config(
+        valid_site(auto_update_core="true"), SALTS
+    )
+    assert "define( 'WP_AUTO_UPDATE_CORE', true );" in wpconfig.render_config(
+        valid_site(auto_update_core="major"), SALTS
+    )
+    tcp = wpconfig.render_config(valid_site(redis={"host": "10.0.0.5", "password": "pw", "database": 3}), SALTS)
     assert "define( 'WP_REDIS_SCHEME', 'tcp' );" in tcp
     assert "define( 'WP_REDIS_PORT', 6379 );" in tcp
     assert "define( 'WP_REDIS_PASSWORD', 'pw' );" in tcp
@@ -271,7 +297,7 @@ def test_render_options_toggle_constants():
 @pytest.mark.skipif(PHP is None, reason="php-cli is not installed")
 def test_php_reads_back_every_nasty_value(tmp_path):
     """Run php on a rendered wp-config.php: quotes, backslashes and $ come back unchanged."""
-    salts = wp.complete_salts({}, generate=wp.generate_salt)
+    salts = wpconfig.complete_salts({}, generate=wpconfig.generate_salt)
     salts["AUTH_KEY"] = "\\'\\\\'$x');"
     site = valid_site(
         db_password=NASTY,
@@ -279,7 +305,7 @@ def test_php_reads_back_every_nasty_value(tmp_path):
         redis={"username": "u'ser", "password": NASTY},
         extra_constants={"MY_LIST": ["a'", {"k\\": "$v"}], "MY_TOKEN": NASTY},
     )
-    (tmp_path / "wp-config.php").write_text(wp.render_config(site, salts))
+    (tmp_path / "wp-config.php").write_text(wpconfig.render_config(site, salts))
     (tmp_path / "wp-settings.php").write_text("<?php\n")
     (tmp_path / "dump.php").write_text(
         "<?php require __DIR__ . '/wp-config.php';\n"
@@ -288,7 +314,7 @@ def test_php_reads_back_every_nasty_value(tmp_path):
         "foreach ($names as $n) { $out[$n] = constant($n); }\n"
         "echo json_encode($out);\n"
     )
-    names = ["DB_PASSWORD", "WP_REDIS_PASSWORD", "MY_LIST", "MY_TOKEN", *wp.SALT_NAMES]
+    names = ["DB_PASSWORD", "WP_REDIS_PASSWORD", "MY_LIST", "MY_TOKEN", *wpconfig.SALT_NAMES]
     proc = subprocess.run(
         [PHP, str(tmp_path / "dump.php"), json.dumps(names)], capture_output=True, text=True, check=True
     )
@@ -298,33 +324,37 @@ def test_php_reads_back_every_nasty_value(tmp_path):
     assert got["MY_LIST"] == ["a'", {"k\\": "$v"}]
     assert got["MY_TOKEN"] == NASTY
     assert got["table_prefix"] == "wp_2_"
-    for name in wp.SALT_NAMES:
+    for name in wpconfig.SALT_NAMES:
         assert got[name] == salts[name]
 
 
 @pytest.mark.skipif(PHP is None, reason="php-cli is not installed")
-def test_php_program_embeds_input_safely():
-    data = {"path": "/x", "url": "https://example.com", "password": NASTY, "unicode": "\u00e9\u4e2d"}
-    program = wp.php_program("<?php\n$wpzo = json_decode( @@INPUT@@, true );\necho json_encode($wpzo);\n", data)
-    proc = subprocess.run([PHP], input=program, capture_output=True, text=True, check=True)
-    assert json.loads(proc.stdout) == data
+def test_the_php_programs_read_their_input_from_standard_input(tmp_path):
+    """wpzo.php (what install.php and activate.php require) gets any input intact, and answers on one line."""
+    data = {"path": "/x", "url": "https://example.com:8443", "password": NASTY, "unicode": "\u00e9\u4e2d"}
+    program = tmp_path / "echo.php"
+    program.write_text("<?php\nrequire %s;\necho 'noise';\nwpzo_result( array( $wpzo, $_SERVER['HTTP_HOST'] ) );\n"
+                       % wpconfig.php_string(str(PROGRAMS / "wpzo.php")))  # fmt: skip
+    proc = subprocess.run([PHP, str(program)], input=json.dumps(data), capture_output=True, text=True, check=True)
+    assert programs.parse_php_result(proc.stdout) == [data, "example.com:8443"]
+    assert NASTY not in " ".join(proc.args)  # a secret never reaches a command line
 
 
 # --- salts -----------------------------------------------------------------------------------------------------
 def test_generated_salts_are_64_printable_characters_and_distinct():
-    salts = wp.complete_salts({})
-    assert list(salts) == list(wp.SALT_NAMES)
+    salts = wpconfig.complete_salts({})
+    assert list(salts) == list(wpconfig.SALT_NAMES)
     assert all(len(value) == 64 and not any(c.isspace() for c in value) for value in salts.values())
     assert len(set(salts.values())) == 8
 
 
 def test_existing_salts_are_parsed_back_and_reused():
     site = valid_site()
-    first = wp.complete_salts({})
-    text = wp.render_config(site, first)
-    found = wp.existing_salts(text)
+    first = wpconfig.complete_salts({})
+    text = wpconfig.render_config(site, first)
+    found = wpconfig.existing_salts(text)
     assert found == dict(first)
-    assert wp.render_config(site, wp.complete_salts(found)) == text
+    assert wpconfig.render_config(site, wpconfig.complete_salts(found)) == text
 
 
 def test_salts_of_a_foreign_config_are_kept_and_placeholders_replaced():
@@ -333,9 +363,9 @@ def test_salts_of_a_foreign_config_are_kept_and_placeholders_replaced():
         'define( "SECURE_AUTH_KEY", "dq-value" );\n'
         "define( 'NONCE_KEY', 'put your unique phrase here' );\n"
     )
-    found = wp.existing_salts(text)
+    found = wpconfig.existing_salts(text)
     assert found == {"AUTH_KEY": "k1;)'x", "SECURE_AUTH_KEY": "dq-value"}
-    salts = wp.complete_salts(found, generate=lambda: "new")
+    salts = wpconfig.complete_salts(found, generate=lambda: "new")
     assert salts["AUTH_KEY"] == "k1;)'x" and salts["NONCE_KEY"] == "new"
 
 
@@ -355,7 +385,7 @@ def _errors(**kwargs):
         "admin_password": "pw",
     }
     base.update(kwargs)
-    return wp.validate_sites([base])[1]
+    return validation.validate_sites([base])[1]
 
 
 def test_valid_site_has_no_errors_and_derived_defaults():
@@ -409,7 +439,6 @@ def test_valid_site_has_no_errors_and_derived_defaults():
             "themes: only one theme can be activated",
         ),
         ({"purge_request_file": "tmp/x"}, "purge_request_file:"),
-        ({"colour": "blue"}, "colour: unknown option"),
     ],
 )
 def test_validation_errors_name_site_and_field(kwargs, expected):
@@ -445,13 +474,13 @@ def test_duplicate_domains_and_paths_are_reported():
         "admin_email": "a@example.com",
         "admin_password": "p",
     }
-    errors = wp.validate_sites([site, dict(site)])[1]
+    errors = validation.validate_sites([site, dict(site)])[1]
     assert "site 'example.com' (sites[1]): domain: example.com is already used by sites[0]" in errors
     assert any("sites[1]): path: /srv/www/example.com/public is already used" in e for e in errors)
 
 
 def test_every_problem_of_every_site_is_reported_at_once():
-    errors = wp.validate_sites([{"domain": "a.example"}, {"domain": "b.example", "table_prefix": "-"}])[1]
+    errors = validation.validate_sites([{"domain": "a.example"}, {"domain": "b.example", "table_prefix": "-"}])[1]
     assert any(e.startswith("site 'a.example' (sites[0]): path: required") for e in errors)
     assert any(e.startswith("site 'b.example' (sites[1]): table_prefix:") for e in errors)
     assert any(e.startswith("site 'b.example' (sites[1]): admin_password: required") for e in errors)
@@ -461,10 +490,10 @@ def test_every_problem_of_every_site_is_reported_at_once():
 def test_diff_masks_every_secret_and_says_which_changed():
     site = valid_site(db_password=NASTY, redis={"username": "u", "password": "redis-secret"},
                       extra_constants={"STRIPE_SECRET": "sk_live_1", "PLAIN": "visible"})  # fmt: skip
-    old_salts = wp.complete_salts({})
-    before = wp.render_config(dict(site, db_password="old-db-password"), old_salts)
-    after = wp.render_config(site, old_salts)
-    masked_before, masked_after = wp.config_diff_texts(site, before, after)
+    old_salts = wpconfig.complete_salts({})
+    before = wpconfig.render_config(dict(site, db_password="old-db-password"), old_salts)
+    after = wpconfig.render_config(site, old_salts)
+    masked_before, masked_after = wpconfig.config_diff_texts(site, before, after)
     for secret in [NASTY, "old-db-password", "redis-secret", "sk_live_1", *old_salts.values()]:
         assert secret not in masked_before and secret not in masked_after
     assert "define( 'DB_PASSWORD', '********' );" in masked_before
@@ -477,8 +506,8 @@ def test_diff_masks_every_secret_and_says_which_changed():
 
 def test_new_config_diff_is_masked_without_changed_markers():
     site = valid_site()
-    after = wp.render_config(site, wp.complete_salts({}))
-    before_text, after_text = wp.config_diff_texts(site, None, after)
+    after = wpconfig.render_config(site, wpconfig.complete_salts({}))
+    before_text, after_text = wpconfig.config_diff_texts(site, None, after)
     assert before_text == ""
     assert "secret" not in after_text and "(changed)" not in after_text
 
@@ -489,7 +518,7 @@ def _state(**kwargs):
     values = dict(
         version="6.1.1",
         config=missing,
-        mu_plugins=dict((name, missing) for name in wp.MU_PLUGINS),
+        mu_plugins=dict((name, missing) for name in programs.MU_PLUGINS),
         plugins={},
         themes={},
         marker=None,
@@ -501,19 +530,19 @@ def _state(**kwargs):
 
 def test_plan_of_an_unchanged_site_does_nothing():
     site = valid_site()
-    config = wp.render_config(site, wp.complete_salts({})).encode()
-    mu = dict((n, wp.Existing("file", c.encode(), 0, 0, wp.MU_PLUGIN_MODE)) for n, c in wp.MU_PLUGINS.items())
+    config = wpconfig.render_config(site, wpconfig.complete_salts({})).encode()
+    mu = dict((n, wp.Existing("file", c.encode(), 0, 0, wp.MU_PLUGIN_MODE)) for n, c in DROP_INS.items())
     marker = {"fingerprint": wp.db_fingerprint(site), "activation": wp.activation_fingerprint(site)}
-    state = _state(config=wp.Existing("file", config, 0, 0, wp.CONFIG_MODE), mu_plugins=mu, marker=marker)
-    plan = wp.plan_site(site, state, ids=(0, 0))
+    state = _state(config=wp.Existing("file", config, 0, 0, wpconfig.CONFIG_MODE), mu_plugins=mu, marker=marker)
+    plan = wp.plan_site(site, state, DROP_INS, ids=(0, 0))
     assert not (plan.core or plan.config_content_changed or plan.config_meta_changed or plan.mu_plugins)
     assert not (plan.plugins or plan.themes or plan.check_install or plan.activate)
 
 
 def test_plan_detects_owner_or_mode_drift():
     site = valid_site()
-    config = wp.render_config(site, wp.complete_salts({})).encode()
-    plan = wp.plan_site(site, _state(config=wp.Existing("file", config, 0, 0, 0o644)), ids=(0, 0))
+    config = wpconfig.render_config(site, wpconfig.complete_salts({})).encode()
+    plan = wp.plan_site(site, _state(config=wp.Existing("file", config, 0, 0, 0o644)), DROP_INS, ids=(0, 0))
     assert plan.config_meta_changed and not plan.config_content_changed
 
 
@@ -530,41 +559,41 @@ def test_installed_check_only_when_the_marker_cannot_vouch(marker, verify, expec
     site = valid_site()
     if marker == "current":
         marker = {"fingerprint": wp.db_fingerprint(site)}
-    plan = wp.plan_site(site, _state(marker=marker), verify_installed=verify, ids=(0, 0))
+    plan = wp.plan_site(site, _state(marker=marker), DROP_INS, verify_installed=verify, ids=(0, 0))
     assert plan.check_install is expected
 
 
 def test_database_password_change_rechecks_installation():
     site = valid_site()
     marker = {"fingerprint": wp.db_fingerprint(site)}
-    plan = wp.plan_site(dict(site, db_password="rotated"), _state(marker=marker), ids=(0, 0))
+    plan = wp.plan_site(dict(site, db_password="rotated"), _state(marker=marker), DROP_INS, ids=(0, 0))
     assert plan.check_install
 
 
 def test_unmanaged_config_is_refused_unless_adopted():
     site = valid_site()
     foreign = wp.Existing("file", b"<?php\ndefine('AUTH_KEY', 'keep-me');\n", 0, 0, 0o644)
-    with pytest.raises(wp.SiteError, match=r"not managed by wpzo\.hosting\.wordpress"):
-        wp.plan_site(site, _state(config=foreign), ids=(0, 0))
-    plan = wp.plan_site(dict(site, adopt_config=True), _state(config=foreign), ids=(0, 0))
+    with pytest.raises(SiteError, match=r"not managed by wpzo\.hosting\.wordpress"):
+        wp.plan_site(site, _state(config=foreign), DROP_INS, ids=(0, 0))
+    plan = wp.plan_site(dict(site, adopt_config=True), _state(config=foreign), DROP_INS, ids=(0, 0))
     assert "define( 'AUTH_KEY', 'keep-me' );" in plan.config_text
 
 
 def test_irregular_config_is_an_error():
-    with pytest.raises(wp.SiteError, match="not a regular file"):
-        wp.plan_site(valid_site(), _state(config=wp.Existing("other", None, 0, 0, 0o777)), ids=(0, 0))
+    with pytest.raises(SiteError, match="not a regular file"):
+        wp.plan_site(valid_site(), _state(config=wp.Existing("other", None, 0, 0, 0o777)), DROP_INS, ids=(0, 0))
 
 
 def test_installer_result_parsing():
-    assert wp.parse_php_result('junk\nWPZO-RESULT:{"a": 1}\n') == {"a": 1}
-    assert wp.parse_php_result("<html>Error establishing a database connection</html>") is None
-    assert wp.parse_php_result("WPZO-RESULT:{broken") is None
+    assert programs.parse_php_result('junk\nWPZO-RESULT:{"a": 1}\n') == {"a": 1}
+    assert programs.parse_php_result("<html>Error establishing a database connection</html>") is None
+    assert programs.parse_php_result("WPZO-RESULT:{broken") is None
 
 
 # --- reconcile with fakes ------------------------------------------------------------------------------------
 def test_first_run_installs_second_run_changes_nothing(env):
     sites = [env.site("a.example", page_cache=True), env.site("b.example")]
-    first = wp.reconcile(sites, env.ctx())
+    first = reconcile(sites, env.ctx())
     assert first["changed"] is True
     assert first["added"] == ["a.example", "b.example"] and first["updated"] == []
     assert first["sites"]["a.example"] == {
@@ -577,31 +606,32 @@ def test_first_run_installs_second_run_changes_nothing(env):
     assert (public / "index.php").is_file() and not (public / "wordpress").exists()
     config = public / "wp-config.php"
     assert oct(config.stat().st_mode & 0o777) == "0o600"  # the web server, in the site group, cannot read it
-    assert wp.MARKER in config.read_text().splitlines()[1]
+    assert wpconfig.MARKER in config.read_text().splitlines()[1]
     assert "WPZO_PURGE_REQUEST_FILE" in config.read_text()
     mu = public / "wp-content" / "mu-plugins" / "wpzo-cache-purge.php"
-    assert mu.read_text() == wp.CACHE_PURGE_PLUGIN
+    assert mu.read_text() == CACHE_PURGE_PLUGIN
     assert json.loads((env.tmp / "cache" / "installed" / "a.example").read_text())["domain"] == "a.example"
     assert len(env.runner.php_calls()) == 2
-    salts_before = wp.existing_salts(config.read_text())
+    salts_before = wpconfig.existing_salts(config.read_text())
 
     env.runner.calls.clear()
-    second = wp.reconcile(sites, env.ctx())
+    second = reconcile(sites, env.ctx())
     assert second["changed"] is False
     assert second["unchanged"] == ["a.example", "b.example"]
     assert second["sites"]["a.example"]["changed"] == []
     assert env.runner.calls == []  # no helper, no php-cli
-    assert wp.existing_salts(config.read_text()) == salts_before
+    assert wpconfig.existing_salts(config.read_text()) == salts_before
 
 
 def test_secrets_never_reach_a_command_line(env):
-    wp.reconcile([env.site()], env.ctx())
+    reconcile([env.site()], env.ctx())
     for call in env.runner.calls:
         joined = " ".join(call["argv"])
         assert NASTY not in joined and "adm'in" not in joined and "adm\\'in" not in joined
         assert call["user"] == "web" and call["group"] == "web"
-    installer = env.runner.php_calls()[0]["data"].decode()
-    assert "json_decode(" in installer  # the admin password travels inside the program on stdin
+    installer = env.runner.php_calls()[0]
+    assert installer["argv"] == ["php", str(PROGRAMS / programs.INSTALL_PHP)]
+    assert json.loads(installer["data"].decode())["admin_password"] == "adm'in\\pa$$"  # on stdin, as JSON
 
 
 def test_downloaded_core_is_cached_once_and_verified_on_reuse(env):
@@ -610,7 +640,7 @@ def test_downloaded_core_is_cached_once_and_verified_on_reuse(env):
         env.site("a.example", core_src=None, core_url=url, core_checksum=env.core_sum),
         env.site("b.example", core_src=None, core_url=url, core_checksum=env.core_sum),
     ]
-    result = wp.reconcile(sites, env.ctx())
+    result = reconcile(sites, env.ctx())
     assert result["added"] == ["a.example", "b.example"]
     assert env.downloader.calls == [url]  # one download for both sites
     cached = env.tmp / "cache" / "core" / "wordpress-6.1.1.tar.gz"
@@ -619,7 +649,7 @@ def test_downloaded_core_is_cached_once_and_verified_on_reuse(env):
     # A corrupted cache is not trusted: it is downloaded again and verified.
     cached.write_bytes(b"corrupt")
     third = env.site("c.example", core_src=None, core_url=url, core_checksum=env.core_sum)
-    assert wp.reconcile([third], env.ctx())["added"] == ["c.example"]
+    assert reconcile([third], env.ctx())["added"] == ["c.example"]
     assert env.downloader.calls == [url, url]
     assert sha(cached) == env.core_sum
 
@@ -628,7 +658,7 @@ def test_bad_checksum_fails_the_site_cleanly_and_others_go_on(env):
     url = "https://dl.example/wordpress-6.1.1.tar.gz"
     bad = env.site("bad.example", core_src=None, core_url=url, core_checksum="sha256:" + "0" * 64)
     good = env.site("good.example")
-    result = wp.reconcile([bad, good], env.ctx())
+    result = reconcile([bad, good], env.ctx())
     message = result["failed"]["bad.example"]
     assert message.startswith("site 'bad.example' (sites[0]): core_checksum: the archive downloaded from " + url)
     assert "expected sha256:" + "0" * 64 in message and "nothing was extracted" in message
@@ -643,14 +673,14 @@ def test_bad_checksum_fails_the_site_cleanly_and_others_go_on(env):
 
 def test_bad_checksum_of_a_host_archive_names_core_checksum(env):
     site = env.site(core_checksum="sha1:" + "f" * 40)
-    result = wp.reconcile([site], env.ctx())
+    result = reconcile([site], env.ctx())
     assert "core_checksum: %s has sha1:" % env.core in result["failed"]["a.example"]
     assert not (env.tmp / "www" / "a.example" / "public" / "index.php").exists()
 
 
 def test_archive_with_another_version_is_not_extracted(env):
     other = make_core(env.tmp / "other.tar.gz", version="6.0")
-    result = wp.reconcile([env.site(core_src=other)], env.ctx())
+    result = reconcile([env.site(core_src=other)], env.ctx())
     assert "the archive holds WordPress 6.0, not 6.1.1" in result["failed"]["a.example"]
     public = env.tmp / "www" / "a.example" / "public"
     assert not public.exists() or os.listdir(str(public)) == []
@@ -659,7 +689,7 @@ def test_archive_with_another_version_is_not_extracted(env):
 
 def test_archive_escaping_its_directory_is_refused(env):
     evil = make_core(env.tmp / "evil.tar.gz", extra={"../../escaped.php": "<?php\n"})
-    result = wp.reconcile([env.site(core_src=evil)], env.ctx())
+    result = reconcile([env.site(core_src=evil)], env.ctx())
     assert "is not inside wordpress/" in result["failed"]["a.example"]
     assert not (env.tmp / "www" / "escaped.php").exists()
 
@@ -669,7 +699,7 @@ def test_existing_files_are_never_overwritten(env):
     public.mkdir(parents=True)
     (public / "index.php").write_text("<?php // mine\n")
     ctx = env.ctx()
-    result = wp.reconcile([env.site()], ctx)
+    result = reconcile([env.site()], ctx)
     assert result["added"] == ["a.example"]
     assert (public / "index.php").read_text() == "<?php // mine\n"
     assert (public / "wp-settings.php").is_file()
@@ -678,7 +708,7 @@ def test_existing_files_are_never_overwritten(env):
 
 def test_check_mode_changes_nothing_and_predicts(env):
     site = env.site()
-    result = wp.reconcile([site], env.ctx(check_mode=True, want_diff=True))
+    result = reconcile([site], env.ctx(check_mode=True, want_diff=True))
     assert result["changed"] is True and result["added"] == ["a.example"]
     assert result["sites"]["a.example"]["changed"] == ["core", "config", "mu_plugins", "install"]
     assert not (env.tmp / "www" / "a.example" / "public").exists()
@@ -690,22 +720,22 @@ def test_check_mode_changes_nothing_and_predicts(env):
 
 def test_check_mode_of_an_installed_site_without_marker_asks_the_database(env):
     site = env.site()
-    wp.reconcile([site], env.ctx())
+    reconcile([site], env.ctx())
     os.unlink(str(env.tmp / "cache" / "installed" / "a.example"))
     env.runner.calls.clear()
-    result = wp.reconcile([site], env.ctx(check_mode=True))
+    result = reconcile([site], env.ctx(check_mode=True))
     assert result["changed"] is False
     assert len(env.runner.php_calls()) == 1
-    assert "WP_INSTALLING" in env.runner.php_calls()[0]["data"].decode()
+    assert env.runner.php_calls()[0]["argv"][1].endswith("/" + programs.INSTALL_PHP)
     assert '"install": false' in env.runner.php_calls()[0]["data"].decode()
 
 
 def test_missing_marker_rechecks_without_reinstalling(env):
     site = env.site()
-    wp.reconcile([site], env.ctx())
+    reconcile([site], env.ctx())
     os.unlink(str(env.tmp / "cache" / "installed" / "a.example"))
     env.runner.calls.clear()
-    result = wp.reconcile([site], env.ctx())
+    result = reconcile([site], env.ctx())
     assert result["changed"] is False
     assert len(env.runner.php_calls()) == 1
     assert (env.tmp / "cache" / "installed" / "a.example").exists()
@@ -713,19 +743,19 @@ def test_missing_marker_rechecks_without_reinstalling(env):
 
 def test_dropped_database_is_found_with_verify_installed(env):
     site = env.site()
-    wp.reconcile([site], env.ctx())
+    reconcile([site], env.ctx())
     env.runner.databases.clear()  # the database was dropped behind the module's back
-    assert wp.reconcile([site], env.ctx())["changed"] is False  # the marker vouches (documented trade-off)
-    result = wp.reconcile([site], env.ctx(verify_installed=True))
+    assert reconcile([site], env.ctx())["changed"] is False  # the marker vouches (documented trade-off)
+    result = reconcile([site], env.ctx(verify_installed=True))
     assert result["sites"]["a.example"]["changed"] == ["install"]
 
 
 def test_config_change_is_an_update_with_masked_diff(env):
     site = env.site()
-    wp.reconcile([site], env.ctx())
+    reconcile([site], env.ctx())
     env.runner.calls.clear()
     changed = dict(site, db_password="rotated-password", extra_constants={"WP_DEBUG": True})
-    result = wp.reconcile([changed], env.ctx(want_diff=True))
+    result = reconcile([changed], env.ctx(want_diff=True))
     assert result["updated"] == ["a.example"]
     assert result["sites"]["a.example"]["changed"] == ["config"]
     entry = result["diff"][0]
@@ -738,7 +768,7 @@ def test_config_change_is_an_update_with_masked_diff(env):
 
 def test_failing_php_fails_the_site_and_writes_no_marker(env):
     env.runner.php_fail = "PHP Fatal error: mysqli_real_connect(): (HY000/2002)"
-    result = wp.reconcile([env.site()], env.ctx())
+    result = reconcile([env.site()], env.ctx())
     assert "the install check through php-cli failed (rc=255)" in result["failed"]["a.example"]
     assert "Error establishing a database connection" in result["failed"]["a.example"]
     assert not (env.tmp / "cache" / "installed" / "a.example").exists()
@@ -747,7 +777,7 @@ def test_failing_php_fails_the_site_and_writes_no_marker(env):
     assert result["sites"]["a.example"]["changed"] == ["core", "config", "mu_plugins"]
     assert result["sites"]["a.example"]["failed"] is True
     env.runner.php_fail = None
-    assert wp.reconcile([env.site()], env.ctx())["added"] == ["a.example"]  # core present: the install runs
+    assert reconcile([env.site()], env.ctx())["added"] == ["a.example"]  # core present: the install runs
 
 
 def test_plugins_and_themes_are_extracted_and_activated_once(env):
@@ -759,7 +789,7 @@ def test_plugins_and_themes_are_extracted_and_activated_once(env):
         plugins=[{"name": "hello", "src": plugin, "activate": True}],
         themes=[{"name": "mytheme", "url": url, "checksum": sha(theme, "sha1"), "activate": True}],
     )
-    first = wp.reconcile([site], env.ctx())
+    first = reconcile([site], env.ctx())
     assert first["sites"]["a.example"]["changed"] == [
         "core",
         "config",
@@ -775,23 +805,23 @@ def test_plugins_and_themes_are_extracted_and_activated_once(env):
     assert [n for n in os.listdir(str(content / "plugins")) if n.startswith(".")] == []
     assert env.runner.active[site["path"]] == {"plugin:hello", "theme:mytheme"}
     env.runner.calls.clear()
-    assert wp.reconcile([site], env.ctx())["changed"] is False
+    assert reconcile([site], env.ctx())["changed"] is False
     assert env.runner.calls == []
     # A new plugin to activate is extracted and activated; the others are left alone.
     other = make_zip(env.tmp / "other.zip", "other")
     site["plugins"].append({"name": "other", "src": other, "activate": True})
-    result = wp.reconcile([site], env.ctx())
+    result = reconcile([site], env.ctx())
     assert result["sites"]["a.example"]["changed"] == ["plugins", "activation"]
 
 
 def test_bundled_plugin_needs_no_archive_but_a_missing_one_fails(env):
     bundled = make_core(env.tmp / "bundled.tar.gz", extra={"wp-content/plugins/akismet/akismet.php": "<?php\n"})
     site = env.site(core_src=bundled, plugins=[{"name": "akismet", "activate": True}])
-    result = wp.reconcile([site], env.ctx())
+    result = reconcile([site], env.ctx())
     assert result.get("failed") is None, result["failed"]
     assert result["sites"]["a.example"]["changed"][-1] == "activation"
     site = env.site("b.example", plugins=[{"name": "missing"}])
-    message = wp.reconcile([site], env.ctx())["failed"]["b.example"]
+    message = reconcile([site], env.ctx())["failed"]["b.example"]
     assert "plugins[0] (missing): " in message and "neither src nor url is given" in message
 
 
@@ -800,7 +830,7 @@ def test_plugin_with_a_bad_checksum_names_the_plugin(env):
     url = "https://dl.example/hello.zip"
     env.downloader.files[url] = plugin
     site = env.site(plugins=[{"name": "hello", "url": url, "checksum": "sha256:" + "1" * 64}])
-    result = wp.reconcile([site], env.ctx())
+    result = reconcile([site], env.ctx())
     assert "(sites[0]): plugins[0].checksum: the archive downloaded from %s" % url in result["failed"]["a.example"]
     assert not (env.tmp / "www" / "a.example" / "public" / "wp-content" / "plugins" / "hello").exists()
 
@@ -808,7 +838,7 @@ def test_plugin_with_a_bad_checksum_names_the_plugin(env):
 def test_plugin_archive_with_the_wrong_top_directory_is_refused(env):
     plugin = make_zip(env.tmp / "hello.zip", "hello-1.0")
     site = env.site(plugins=[{"name": "hello", "src": plugin}])
-    message = wp.reconcile([site], env.ctx())["failed"]["a.example"]
+    message = reconcile([site], env.ctx())["failed"]["a.example"]
     assert "plugins[0] (hello): archive member 'hello-1.0/hello-1.0.php' is not inside hello/" in message
 
 
@@ -818,7 +848,7 @@ def test_zip_with_a_symlink_is_refused(env):
         info = zipfile.ZipInfo("hello/link")
         info.external_attr = (0o120777 << 16) | 0
         archive.writestr(info, "/etc/passwd")
-    message = wp.reconcile([env.site(plugins=[{"name": "hello", "src": str(path)}])], env.ctx())["failed"]
+    message = reconcile([env.site(plugins=[{"name": "hello", "src": str(path)}])], env.ctx())["failed"]
     assert "is a symbolic link" in message["a.example"]
 
 
@@ -827,7 +857,7 @@ def test_path_with_a_symlink_is_refused(env):
     real.mkdir()
     (env.tmp / "www" / "a.example").mkdir(parents=True)
     os.symlink(str(real), str(env.tmp / "www" / "a.example" / "public"))
-    result = wp.reconcile([env.site()], env.ctx())
+    result = reconcile([env.site()], env.ctx())
     assert "must not contain symbolic links" in result["failed"]["a.example"]
     assert os.listdir(str(real)) == []
 
@@ -838,7 +868,7 @@ def test_symlinked_parent_of_a_missing_path_is_refused(env):
     (env.tmp / "www").mkdir()
     os.symlink(str(real), str(env.tmp / "www" / "a.example"))
     site = dict(env.site(), path=str(env.tmp / "www" / "a.example" / "public"))
-    result = wp.reconcile([site], env.ctx())
+    result = reconcile([site], env.ctx())
     assert "must not contain symbolic links" in result["failed"]["a.example"]
     assert os.listdir(str(real)) == ["tmp"]
 
@@ -847,13 +877,13 @@ def test_unknown_owner_fails_the_site(env):
     def ids(owner, group):
         raise KeyError(owner)
 
-    result = wp.reconcile([env.site()], env.ctx(ids=ids))
+    result = reconcile([env.site()], env.ctx(ids=ids))
     assert "owner/group: user 'web' or group 'web' does not exist" in result["failed"]["a.example"]
 
 
 def test_validation_error_changes_nothing(env):
-    with pytest.raises(wp.SiteValidationError) as info:
-        wp.reconcile([env.site(table_prefix="wp-"), env.site("b.example")], env.ctx())
+    with pytest.raises(ValidationError) as info:
+        reconcile([env.site(table_prefix="wp-"), env.site("b.example")], env.ctx())
     assert info.value.errors == ["site 'a.example' (sites[0]): table_prefix: 'wp-' must be letters, digits and _ only"]
     assert not (env.tmp / "www" / "b.example" / "public").exists()
     assert env.runner.calls == []
@@ -861,21 +891,18 @@ def test_validation_error_changes_nothing(env):
 
 def test_mu_plugin_is_restored_when_edited(env):
     site = env.site()
-    wp.reconcile([site], env.ctx())
+    reconcile([site], env.ctx())
     mu = env.tmp / "www" / "a.example" / "public" / "wp-content" / "mu-plugins" / "wpzo-cache-purge.php"
     mu.write_text(mu.read_text() + "// edited\n")
-    result = wp.reconcile([site], env.ctx())
+    result = reconcile([site], env.ctx())
     assert result["sites"]["a.example"]["changed"] == ["mu_plugins"]
-    assert mu.read_text() == wp.CACHE_PURGE_PLUGIN
+    assert mu.read_text() == CACHE_PURGE_PLUGIN
 
 
 @pytest.mark.skipif(PHP is None, reason="php-cli is not installed")
 def test_mu_plugin_is_valid_php():
-    proc = subprocess.run([PHP, "-l"], input=wp.CACHE_PURGE_PLUGIN, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    for program in (wp.INSTALL_PHP, wp.ACTIVATE_PHP):
-        code = wp.php_program(program, {"x": 1})
-        proc = subprocess.run([PHP, "-l"], input=code, capture_output=True, text=True, check=False)
+    for program in sorted(PROGRAMS.glob("*.php")):
+        proc = subprocess.run([PHP, "-l", str(program)], capture_output=True, text=True, check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -883,7 +910,7 @@ def test_mu_plugin_is_valid_php():
 def test_mu_plugin_writes_one_purge_request_per_request(tmp_path):
     """Load the mu-plugin with tiny stand-ins for WordPress's hook API and fire hooks."""
     request = tmp_path / "purge-request"
-    (tmp_path / "plugin.php").write_text(wp.CACHE_PURGE_PLUGIN)
+    (tmp_path / "plugin.php").write_text(CACHE_PURGE_PLUGIN)
     harness = """<?php
 define( 'ABSPATH', '/' );
 define( 'WPZO_PURGE_REQUEST_FILE', %s );
@@ -910,7 +937,7 @@ do_action( 'comment_post', 5, 1 );
 do_action( 'switch_theme' );
 do_action( 'shutdown' );
 echo file_get_contents( WPZO_PURGE_REQUEST_FILE );
-""" % (wp.php_string(str(request)), wp.php_string(str(tmp_path / "plugin.php")))
+""" % (wpconfig.php_string(str(request)), wpconfig.php_string(str(tmp_path / "plugin.php")))
     proc = subprocess.run([PHP], input=harness, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
@@ -919,8 +946,55 @@ echo file_get_contents( WPZO_PURGE_REQUEST_FILE );
 
 
 def test_object_cache_drop_in_only_for_sites_with_redis():
-    assert list(wp.drop_ins({"redis": None})) == ["mu-plugins/wpzo-cache-purge.php"]
-    with_redis = wp.drop_ins({"redis": {"path": "/run/redis/redis-server.sock"}})
+    assert list(PROGRAMS_TEXT.drop_ins({"redis": None})) == ["mu-plugins/wpzo-cache-purge.php"]
+    with_redis = PROGRAMS_TEXT.drop_ins({"redis": {"path": "/run/redis/redis-server.sock"}})
     assert list(with_redis) == ["mu-plugins/wpzo-cache-purge.php", "object-cache.php"]
-    assert wp.is_managed(with_redis["object-cache.php"].encode())
+    assert wpconfig.is_managed(with_redis["object-cache.php"].encode())
     assert "FLUSHDB" not in with_redis["object-cache.php"].upper().replace("WP_CACHE_FLUSH", "")
+
+
+# --- the plan of ordered steps, computed before anything runs -------------------------------------------------
+def test_a_new_site_is_planned_as_ordered_steps_before_anything_runs(env):
+    site = validation.validate_sites(
+        [env.site(plugins=[{"name": "hello", "src": make_zip(env.tmp / "h.zip", "hello")}])]
+    )[0][0]
+    steps, outcome = wp.plan_one(site, env.ctx())
+    assert [step.changes for step in steps] == [["core"], ["config", "mu_plugins"], ["plugins"], [], []]
+    assert all(step.run is not None for step in steps)  # install check, then the marker: what WordPress says
+    assert env.runner.calls == [] and not os.path.exists(site["path"])  # planned, nothing done
+    assert outcome == {"version": "6.1.1"}
+    progress = {}
+    wp.run_steps(steps, progress)
+    assert progress["changes"] == ["core", "config", "mu_plugins", "plugins", "install"]
+    assert wp.installed_version(site["path"]) == "6.1.1"
+
+
+def test_a_failing_step_stops_its_site_and_progress_says_what_was_done(env):
+    site = validation.validate_sites([env.site(plugins=[{"name": "gone", "src": str(env.tmp / "missing.zip")}])])[0][0]
+    steps, _outcome = wp.plan_one(site, env.ctx())
+    progress = {}
+    with pytest.raises(SiteError, match=r"missing\.zip does not exist"):
+        wp.run_steps(steps, progress)
+    assert progress["changes"] == ["core", "config", "mu_plugins"]  # the install check never ran
+    assert env.runner.php_calls() == []
+
+
+def test_check_mode_before_the_programs_are_installed_predicts_the_drop_ins(env):
+    ctx = env.ctx(check_mode=True, want_diff=True, programs_dir=str(env.tmp / "not-installed"))
+    result = reconcile([env.site()], ctx)
+    assert result["sites"]["a.example"]["changed"] == ["core", "config", "mu_plugins", "install"]
+    mu = [entry for entry in result["diff"] if entry["after_header"].endswith("wpzo-cache-purge.php")]
+    assert mu[0]["after"] == wp.NOT_INSTALLED % (env.tmp / "not-installed")
+    assert env.runner.calls == []
+
+
+def test_a_real_run_without_the_programs_fails_the_site_and_writes_nothing(env):
+    result = reconcile([env.site()], env.ctx(programs_dir=str(env.tmp / "not-installed")))
+    assert "is not installed: the sites role installs it" in result["failed"]["a.example"]
+    assert env.runner.calls == [] and not (env.tmp / "www" / "a.example" / "public").exists()
+
+
+def test_a_drop_in_without_the_marker_is_refused(tmp_path):
+    (tmp_path / "wpzo-cache-purge.php").write_text("<?php // someone else's\n")
+    with pytest.raises(SiteError, match="lacks the module's marker"):
+        programs.Programs(str(tmp_path)).drop_ins({"redis": None})

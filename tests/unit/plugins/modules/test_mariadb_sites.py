@@ -194,10 +194,24 @@ def test_argument_spec_rejects_unknown_suboption(pymysql, result):
 
 
 def test_password_is_no_log():
-    assert module.SITE_SPEC["password"]["no_log"] is True
+    assert ms.SITE_SPEC["password"]["no_log"] is True
 
 
-def test_site_defaults_match_argument_spec():
-    for name, default in ms.SITE_DEFAULTS.items():
-        assert module.SITE_SPEC[name].get("default") == default, name
-    assert module.SITE_SPEC["domain"]["required"] is True
+@pytest.mark.parametrize(
+    "entry, word",
+    [
+        ({"domain": "a.example", "password": "pw-long-enough", "state": "gone"}, "state"),
+        ({"domain": "a.example", "password": "pw-long-enough", "purge": "perhaps"}, "purge"),
+        (
+            {"domain": "a.example", "password": "pw-long-enough", "max_user_connections": "thirty"},
+            "max_user_connections",
+        ),
+        ({"domain": "a.example", "password": "pw-long-enough", "hosts": {"a": 1}}, "hosts"),
+        ({"password": "pw-long-enough"}, "domain"),
+    ],
+)
+def test_the_argument_spec_refuses_what_the_pure_logic_no_longer_checks(pymysql, result, entry, word):
+    code = run(sites=[entry])
+    assert code == 1
+    assert word in result()["msg"]
+    assert pymysql.connects == []

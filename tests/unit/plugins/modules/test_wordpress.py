@@ -6,7 +6,9 @@ import json
 import os
 
 import pytest
+from ansible_collections.wpzo.hosting.plugins.module_utils import module_shell
 from ansible_collections.wpzo.hosting.plugins.module_utils import wordpress as wp
+from ansible_collections.wpzo.hosting.plugins.module_utils import wordpress_validation as validation
 from ansible_collections.wpzo.hosting.plugins.modules import wordpress as module
 from module_runner import run_module
 
@@ -60,7 +62,12 @@ def site(env, name="a.example", **kwargs):
 
 
 def run(env, sites, check_mode=False, diff=False, **args):
-    params = {"sites": sites, "cache_dir": str(env.tmp / "cache"), "php_binary": "php"}
+    params = {
+        "sites": sites,
+        "cache_dir": str(env.tmp / "cache"),
+        "php_binary": "php",
+        "programs_dir": str(helpers.PROGRAMS),
+    }
     params.update(args)
     return run_module(module.main, params, check_mode, diff)
 
@@ -212,20 +219,30 @@ def test_runner_refuses_another_user_without_root(monkeypatch):
 
 
 def test_secrets_are_no_log():
-    assert module.SITE_SPEC["db_password"]["no_log"] is True
-    assert module.SITE_SPEC["admin_password"]["no_log"] is True
-    assert module.REDIS_SPEC["password"]["no_log"] is True
+    assert validation.SITE_SPEC["db_password"]["no_log"] is True
+    assert validation.SITE_SPEC["admin_password"]["no_log"] is True
+    assert validation.REDIS_SPEC["password"]["no_log"] is True
 
 
-def test_defaults_match_argument_spec():
-    spec = module.SITE_SPEC
-    assert set(spec) == set(wp.SITE_OPTIONS)
-    for name, default in wp.SITE_DEFAULTS.items():
-        assert spec[name].get("default") == default, name
-    for name in wp.REQUIRED_SITE_OPTIONS:
-        assert spec[name]["required"] is True, name
-    for name, default in wp.REDIS_DEFAULTS.items():
-        assert module.REDIS_SPEC[name].get("default") == default, name
-    assert set(module.EXTENSION_SPEC) == set(wp.EXTENSION_OPTIONS)
-    for name, default in wp.EXTENSION_DEFAULTS.items():
-        assert module.EXTENSION_SPEC[name].get("default") == default, name
+def test_the_pure_logic_defaults_are_the_argument_spec_ones():
+    assert module_shell.defaults(validation.SITE_SPEC) == validation.SITE_DEFAULTS
+    assert validation.REQUIRED_SITE_OPTIONS == ("domain", "path", "owner", "version")
+    assert validation.SITE_DEFAULTS["table_prefix"] == "wp_" and validation.REDIS_DEFAULTS["port"] == 6379
+
+
+@pytest.mark.parametrize(
+    "overrides, word",
+    [
+        ({"colour": "blue"}, "colour"),
+        ({"state": "absent"}, "state"),
+        ({"tls": "perhaps"}, "tls"),
+        ({"redis": {"port": "sixty"}}, "port"),
+        ({"plugins": [{"name": "x", "activate": "maybe"}]}, "activate"),
+    ],
+)
+def test_the_argument_spec_refuses_what_the_pure_logic_no_longer_checks(env, result, overrides, word):
+    code = run(env, [site(env, **overrides)])
+    out = result()
+    assert code == 1
+    assert word in out["msg"]
+    assert env.runner.calls == [] and not (env.tmp / "www" / "a.example" / "public").exists()

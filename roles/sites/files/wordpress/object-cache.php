@@ -1,20 +1,7 @@
-# -*- coding: utf-8 -*-
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Redis object-cache drop-in (wp-content/object-cache.php) the wordpress module writes for sites with Redis.
-
-It speaks to Redis through phpredis with the site's own ACL user, under the site's key prefix only. Flushing
-never needs FLUSHDB (a site user may not run it): a per-site generation counter is part of every key, and a
-flush increments it, so old keys are never read again and age out under the server's eviction policy.
-"""
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
-OBJECT_CACHE_DROP_IN = r"""<?php
+<?php
 /**
  * Plugin Name: wpzo.hosting object cache (Redis)
- * Description: @@MARKER@@. Persistent object cache in Redis (phpredis), with the site's own ACL user and key prefix.
+ * Description: Managed by wpzo.hosting.wordpress - do not edit. Persistent object cache in Redis (phpredis), with the site's own ACL user and key prefix.
  */
 
 defined( 'ABSPATH' ) || exit;
@@ -270,4 +257,3 @@ function wp_cache_reset() {
     _deprecated_function( __FUNCTION__, '3.5.0', 'wp_cache_switch_to_blog()' );
     return false;
 }
-"""
