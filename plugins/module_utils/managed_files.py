@@ -82,14 +82,19 @@ def _check_path_and_ids(spec, errors):
 
 
 def validate_directories(directories):
+    """Problems of the directory specs: paths, owners and groups, a path listed twice."""
     errors = []
     seen = set()
     for spec in directories:
-        _check_path_and_ids(spec, errors)
-        if spec.path in seen:
-            errors.append("%s: listed twice" % spec.path)
-        seen.add(spec.path)
+        _check_listed_once(spec, seen, errors)
     return errors
+
+
+def _check_listed_once(spec, seen, errors):
+    _check_path_and_ids(spec, errors)
+    if spec.path in seen:
+        errors.append("%s: listed twice" % spec.path)
+    seen.add(spec.path)
 
 
 def plan_directories(directories):
@@ -152,10 +157,7 @@ def validate_specs(specs, marker=MARKER):
     errors = []
     seen = set()
     for spec in specs:
-        _check_path_and_ids(spec, errors)
-        if spec.path in seen:
-            errors.append("%s: listed twice" % spec.path)
-        seen.add(spec.path)
+        _check_listed_once(spec, seen, errors)
         if not is_managed(spec.content.encode("utf-8"), marker):
             errors.append("%s: content lacks the marker %s" % (spec.path, _marker_text(marker)))
     return errors

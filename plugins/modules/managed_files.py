@@ -263,16 +263,20 @@ def run_on_copies(module, argv, staged):
     return 0, "", ""
 
 
+# What files and directories share: where, and whose.
+PLACE = dict(
+    path=dict(type="path", required=True),
+    owner=dict(type="str", default="root"),
+    group=dict(type="str", default="root"),
+)
 ARGUMENT_SPEC = dict(
     files=dict(
         type="list",
         elements="dict",
         required=True,
         options=dict(
-            path=dict(type="path", required=True),
+            PLACE,
             content=dict(type="str", required=True),
-            owner=dict(type="str", default="root"),
-            group=dict(type="str", default="root"),
             mode=dict(type="str", default="0644"),
             secret=dict(type="bool", default=False),
             adopt=dict(type="bool", default=False),
@@ -283,12 +287,7 @@ ARGUMENT_SPEC = dict(
         type="list",
         elements="dict",
         default=[],
-        options=dict(
-            path=dict(type="path", required=True),
-            owner=dict(type="str", default="root"),
-            group=dict(type="str", default="root"),
-            mode=dict(type="str", default="0755"),
-        ),
+        options=dict(PLACE, mode=dict(type="str", default="0755")),
     ),
     purge=dict(type="list", elements="str", default=[]),
     validate=dict(type="list", elements="str", default=[]),
