@@ -25,7 +25,8 @@ description:
     permission. It cannot be removed.
   - All input is validated before anything is read or written, and every problem is reported at once in
     RV(errors), each naming the entry and the field.
-  - The file is written atomically (temp file beside it, then rename) as root with O(group) and mode C(0640).
+  - The file is written atomically (staged beside it, then renamed) as root with O(group) and mode C(0640), by the
+    collection's file engine; a mode or owner changed by hand is put back.
   - With O(reload), the module logs in over the unix socket O(socket) as O(login_user) before changing anything.
     When the server runs with this O(aclfile) and the file changed, or the server's users (names, on/off, password
     hashes, key and channel patterns, as C(ACL LIST) shows them) differ from the wanted ones, it runs C(ACL LOAD).

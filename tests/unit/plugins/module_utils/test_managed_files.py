@@ -316,3 +316,65 @@ def test_a_rejected_candidate_leaves_its_directory_as_old_as_it_was(tree, tmp_pa
     with pytest.raises(ModuleError):
         mf.apply(the_plan, specs, existing, lambda staged: (1, "", "bad"), scratch_parent=str(tmp_path / "run"))
     assert os.stat(str(directory)).st_mtime_ns == 2 * 10**9
+
+
+# --- the engine every module shares: markers, adoption, owner drift, directories -----------------------------
+def test_an_owner_changed_by_hand_is_an_update_and_the_diff_headers_say_so(tmp_path):
+    path = tmp_path / "a.conf"
+    reconcile([spec(path)])
+    os.chown(str(path), 1, 1)
+    os.chmod(str(path), 0o666)
+    specs = [spec(path)]
+    existing = mf.read_existing(specs)
+    the_plan = mf.plan(specs, existing)
+    assert the_plan.updated == [str(path)]
+    (entry,) = mf.build_diff(the_plan, specs, existing)
+    owner = pwd.getpwuid(1).pw_name + ":" + grp.getgrgid(1).gr_name
+    assert entry["before_header"] == "%s (%s 0666)" % (path, owner)
+    assert entry["after_header"] == "%s (%s:%s 0644)" % (path, ME, MY_GROUP)
+    assert entry["before"] == entry["after"]
+    mf.apply(the_plan, specs, existing)
+    st = os.stat(str(path))
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (os.getuid(), os.getgid(), 0o644)
+
+
+def test_a_marker_can_be_a_rule_or_none(tmp_path):
+    def first_line(data):
+        """the marker on the first line"""
+        return data.startswith(b"# " + mf.MARKER.encode())
+
+    late = tmp_path / "late.conf"
+    late.write_text("# hand written\n# %s\n" % mf.MARKER)
+    specs = [spec(late)]
+    assert mf.plan(specs, mf.read_existing(specs, marker=first_line), first_line).conflicts == [str(late)]
+    assert mf.plan(specs, mf.read_existing(specs)).updated == [str(late)]  # the default: anywhere in 512 bytes
+    assert mf.validate_specs([mf.file_spec(str(late), "no marker", ME, MY_GROUP)], first_line) == [
+        "%s: content lacks the marker (the marker on the first line)" % late
+    ]
+    plain = mf.file_spec(str(tmp_path / "users.acl"), "user default off\n", ME, MY_GROUP, "0640")
+    assert mf.validate_specs([plain], None) == []
+    (tmp_path / "users.acl").write_text("anything\n")
+    assert mf.plan([plain], mf.read_existing([plain], marker=None), None).updated == [plain.path]
+
+
+def test_adopt_takes_over_only_the_file_listed_with_it(tmp_path):
+    (tmp_path / "package.conf").write_text("from a package\n")
+    adopted = mf.file_spec(str(tmp_path / "package.conf"), "# %s\nours\n" % mf.MARKER, ME, MY_GROUP, adopt=True)
+    refused = spec(tmp_path / "package.conf")
+    assert mf.plan([refused], mf.read_existing([refused])).conflicts == [refused.path]
+    assert mf.plan([adopted], mf.read_existing([adopted])).updated == [adopted.path]
+
+
+def test_directories_are_planned_read_only_then_created_and_corrected(tmp_path):
+    new, drifted, blocker = tmp_path / "a" / "b", tmp_path / "drifted", tmp_path / "file"
+    drifted.mkdir(mode=0o700)
+    blocker.write_text("x")
+    directories = [mf.directory_spec(str(p), ME, MY_GROUP, "0750") for p in (new, drifted, blocker)]
+    assert mf.validate_directories(directories + directories[:1]) == ["%s: listed twice" % new]
+    create, fix, conflicts = mf.plan_directories(directories)
+    assert ([d.path for d in create], [d.path for d in fix], conflicts) == ([str(new)], [str(drifted)], [str(blocker)])
+    assert not new.exists()
+    assert [entry["after"] for entry in mf.directory_diff(create, fix)] == ["directory %s:%s 0750\n" % (ME, MY_GROUP)] * 2
+    mf.apply_directories(create, fix)
+    assert (new.stat().st_mode & 0o777, drifted.stat().st_mode & 0o777) == (0o750, 0o750)
+    assert mf.plan_directories(directories[:2]) == ([], [], [])
