@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of the pure logic behind wpzo.hosting.wordpress (module_utils/wordpress.py)."""
+"""Unit tests of the logic behind wpzo.hosting.wordpress (module_utils/wordpress*.py) and of its program files."""
 
 import hashlib
 import io
