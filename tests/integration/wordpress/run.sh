@@ -11,7 +11,7 @@
 # 3. runs the module: a.example from an archive on the host (core_src), b.example downloaded from an HTTP
 #    server inside the container (core_url + sha256), plugins and a theme activated;
 # 4. checks as each site user through php-cli: WordPress installed, the admin password works, plugin and theme
-#    active, wp-config.php 0640 and owned by the site, a published post writes a purge request;
+#    active, wp-config.php 0600 and owned by the site, a published post writes a purge request;
 # 5. runs again: changed=false and no php-cli call; 6. a third site with a wrong checksum fails cleanly,
 #    naming the site and the field, with nothing extracted, while the others stay unchanged.
 set -euo pipefail
@@ -146,11 +146,16 @@ for _ in $(seq 60); do
 done
 in_ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mariadb-server \
   php8.2-cli php8.2-mysql php8.2-xml php8.2-mbstring php8.2-curl php8.2-gd php8.2-zip php8.2-intl >/dev/null
+in_ct systemctl start mariadb # the test image carries the package, disabled
 in_ct systemctl is-active mariadb
 for file in wordpress.tar.gz hello-wpzo.zip setup.sql check-a.example.php check-b.example.php; do
   docker cp "$work/$file" "$container:/root/$file"
 done
 in_ct sh -c 'mariadb < /root/setup.sql'
+# What the sites role's install task does: the module's programs and drop-ins into its programs_dir.
+in_ct install -d -m 0755 /usr/local/lib/wpzo
+docker cp "$checkout/roles/sites/files/wordpress" "$container:/usr/local/lib/wpzo/wordpress"
+in_ct sh -c 'chown -R root:root /usr/local/lib/wpzo/wordpress && chmod 0755 /usr/local/lib/wpzo/wordpress && chmod 0644 /usr/local/lib/wpzo/wordpress/*'
 for pair in a.example:site_a b.example:site_b c.example:site_c; do
   domain="${pair%%:*}" user="${pair##*:}"
   in_ct useradd --system --user-group --home-dir "/srv/www/$domain" --no-create-home --shell /usr/sbin/nologin "$user"
@@ -183,7 +188,7 @@ for pair in a.example:site_a b.example:site_b; do
   check "$work/check-$domain.json" 'r["installed"] is True and r["login"] is True and r["post"] > 0'
   check "$work/check-$domain.json" 'r["version"] == "'"$version"'" and html.unescape(r["blogname"]) == "Site '"$domain"' with '"'"'quotes'"'"' & \\backslash"'
   stat_line="$(in_ct stat -c '%U:%G %a' "/srv/www/$domain/public/wp-config.php")"
-  [ "$stat_line" = "$user:$user 640" ] || fail "wp-config.php of $domain is $stat_line"
+  [ "$stat_line" = "$user:$user 600" ] || fail "wp-config.php of $domain is $stat_line"
   in_ct head -n 2 "/srv/www/$domain/public/wp-config.php"
 done
 check "$work/check-a.example.json" 'r["siteurl"] == "https://a.example" and sorted(r["plugins"]) == ["akismet/akismet.php", "hello-wpzo/hello-wpzo.php"]'
