@@ -323,7 +323,7 @@ def test_an_owner_changed_by_hand_is_an_update_and_the_diff_headers_say_so(tmp_p
     path = tmp_path / "a.conf"
     reconcile([spec(path)])
     os.chown(str(path), 1, 1)
-    os.chmod(str(path), 0o666)
+    os.chmod(str(path), 0o666)  # noqa: S103 - the drift a hand makes
     specs = [spec(path)]
     existing = mf.read_existing(specs)
     the_plan = mf.plan(specs, existing)
@@ -374,7 +374,9 @@ def test_directories_are_planned_read_only_then_created_and_corrected(tmp_path):
     create, fix, conflicts = mf.plan_directories(directories)
     assert ([d.path for d in create], [d.path for d in fix], conflicts) == ([str(new)], [str(drifted)], [str(blocker)])
     assert not new.exists()
-    assert [entry["after"] for entry in mf.directory_diff(create, fix)] == ["directory %s:%s 0750\n" % (ME, MY_GROUP)] * 2
+    assert [entry["after"] for entry in mf.directory_diff(create, fix)] == [
+        "directory %s:%s 0750\n" % (ME, MY_GROUP)
+    ] * 2
     mf.apply_directories(create, fix)
     assert (new.stat().st_mode & 0o777, drifted.stat().st_mode & 0o777) == (0o750, 0o750)
     assert mf.plan_directories(directories[:2]) == ([], [], [])
