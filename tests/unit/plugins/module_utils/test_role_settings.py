@@ -1,0 +1,532 @@
+"""Every rule of role_settings: its role's defaults pass, a good value passes, a bad one is refused naming the variable.
+
+The settings are the role's own defaults/main.yml and vars/main.yml, templated by ansible-core as a play would
+(through the role_preflight action's lazy reader), with the test's values on top.
+"""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+from ansible_collections.wpzo.hosting.plugins.action.role_preflight import _PlayVariables
+from ansible_collections.wpzo.hosting.plugins.module_utils import role_settings
+
+ROLES = Path(__file__).parents[4] / "roles"
+FACTS = {
+    "os_family": "Debian",
+    "distribution": "Debian",
+    "distribution_major_version": "12",
+    "default_ipv4": {"address": "192.0.2.10"},
+    "memtotal_mb": 2048,
+    "dns": {"nameservers": ["192.0.2.53"]},
+}
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB3 alice@example.com"
+
+
+def _trusted(value):
+    """Values as vars files give them to a play: strings may be templates."""
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, dict):
+        return {key: _trusted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_trusted(item) for item in value]
+    return value
+
+
+def problems(role, **given):
+    variables = {"wpzo_sites": [], "ansible_facts": FACTS}
+    for layer in ("defaults", "vars"):
+        path = ROLES / role / layer / "main.yml"
+        if path.exists():
+            variables.update(yaml.safe_load(path.read_text()) or {})
+    variables.update(given)
+    variables = _trusted(variables)
+    templar = Templar(loader=DataLoader(), variables=variables)
+    return role_settings.problems(role, _PlayVariables(templar, variables))
+
+
+@pytest.mark.parametrize("role", sorted(role_settings.RULES))
+def test_the_defaults_of_every_role_pass(role):
+    assert problems(role) == []
+
+
+# (role, variables that pass, variables that fail, the start of the message they fail with)
+RULES = [
+    # base
+    (
+        "base",
+        {"base_admin_users": [{"name": "alice", "ssh_keys": [KEY]}]},
+        {"base_admin_users": [{"name": "Alice!", "ssh_keys": [KEY]}]},
+        "base_admin_users[0].name: Alice! is not a valid user name",
+    ),
+    (
+        "base",
+        {"base_admin_users": [{"name": "gone", "state": "absent"}]},
+        {"base_admin_users": [{"name": "alice"}]},
+        "base_admin_users[0].ssh_keys: alice has no SSH key and could never log in",
+    ),
+    (
+        "base",
+        {"base_admin_users": [{"name": "alice", "ssh_keys": [KEY]}, {"name": "bob", "ssh_keys": [KEY]}]},
+        {"base_admin_users": [{"name": "alice", "ssh_keys": [KEY]}, {"name": "alice", "ssh_keys": [KEY]}]},
+        "base_admin_users: alice is listed twice",
+    ),
+    ("base", {"base_ssh_port": "2222"}, {"base_ssh_port": 70000}, "base_ssh_port: 70000 is out of range 1-65535"),
+    (
+        "base",
+        {"base_firewall_allowed_tcp_ports": [25, 65535]},
+        {"base_firewall_allowed_tcp_ports": [25, 0]},
+        "base_firewall_allowed_tcp_ports[1]: 0 is out of range 1-65535",
+    ),
+    (
+        "base",
+        {"base_firewall_allowed_udp_ports": [51820]},
+        {"base_firewall_allowed_udp_ports": [65536]},
+        "base_firewall_allowed_udp_ports[0]: 65536 is out of range",
+    ),
+    (
+        "base",
+        {"base_firewall_web_ports": [8443]},
+        {"base_firewall_web_ports": [-1]},
+        "base_firewall_web_ports[0]: -1 is out of range",
+    ),
+    (
+        "base",
+        {"base_firewall_source_rules": [{"ports": [9100], "sources": ["192.0.2.0/24"]}]},
+        {"base_firewall_source_rules": [{"ports": [99999], "sources": ["192.0.2.0/24"]}]},
+        "base_firewall_source_rules[0].ports[0]: 99999 is out of range",
+    ),
+    (
+        "base",
+        {"base_firewall_source_rules": [{"ports": [9100], "sources": ["2001:db8::1"]}]},
+        {"base_firewall_source_rules": [{"ports": [9100], "sources": []}]},
+        "base_firewall_source_rules[0].sources: empty",
+    ),
+    (
+        "base",
+        {"base_firewall_web_sources": ["192.0.2.0/24", "2001:db8::/32", "203.0.113.5"]},
+        {"base_firewall_web_sources": ["192.0.2.0/24", "192.0.2.300"]},
+        "base_firewall_web_sources[1]: 192.0.2.300 is not an IPv4 or IPv6 address or CIDR",
+    ),
+    (
+        "base",
+        {"base_swap_size_mb": 512},
+        {"base_swap_size_mb": -1},
+        "base_swap_size_mb: must be 0 (automatic) or a size in MiB",
+    ),
+    # nginx
+    (
+        "nginx",
+        {"nginx_worker_connections": 64},
+        {"nginx_worker_connections": 63},
+        "nginx_worker_connections: must be at least 64",
+    ),
+    (
+        "nginx",
+        {"nginx_worker_rlimit_nofile": 8192},
+        {"nginx_worker_rlimit_nofile": 1000},
+        "nginx_worker_rlimit_nofile: 1000 is less than twice nginx_worker_connections",
+    ),
+    (
+        "nginx",
+        {"nginx_status_listen": "[::1]:8080"},
+        {"nginx_status_listen": "0.0.0.0:8080"},
+        "nginx_status_listen: 0.0.0.0:8080 is not a loopback address",
+    ),
+    (
+        "nginx",
+        {"nginx_status_path": "/status"},
+        {"nginx_status_path": "status"},
+        "nginx_status_path: must be a path like /nginx_status",
+    ),
+    (
+        "nginx",
+        {"nginx_acme_webroot": "/var/lib/acme-challenge"},
+        {"nginx_acme_webroot": "/var/www/acme dir"},
+        "nginx_acme_webroot: /var/www/acme dir is not an absolute path of plain characters",
+    ),
+    (
+        "nginx",
+        {"nginx_ssl_trusted_certificate": "/etc/ssl/certs/ca.pem"},
+        {"nginx_ssl_trusted_certificate": "certs/ca.pem"},
+        "nginx_ssl_trusted_certificate: certs/ca.pem is not an absolute path",
+    ),
+    (
+        "nginx",
+        {"nginx_page_cache_path": "/var/cache/nginx/pages"},
+        {"nginx_page_cache_path": "/var/cache/"},
+        "nginx_page_cache_path: /var/cache/ must be a directory of its own",
+    ),
+    (
+        "nginx",
+        {"nginx_real_ip_from": ["10.0.0.0/8", "2001:db8::1"]},
+        {"nginx_real_ip_from": ["proxy.example.com"]},
+        "nginx_real_ip_from[0]: proxy.example.com is not an IP address or CIDR",
+    ),
+    (
+        "nginx",
+        {"nginx_cloudflare_ranges": ["bad range"], "nginx_cloudflare_enabled": False},
+        {"nginx_cloudflare_ranges": ["bad range"], "nginx_cloudflare_enabled": True},
+        "nginx_cloudflare_ranges[0]: bad range is not an IP address or CIDR",
+    ),
+    (
+        "nginx",
+        {"nginx_resolvers": ["192.0.2.53", "192.0.2.53:5353", "[2001:db8::53]:53", "2001:db8::53"]},
+        {"nginx_resolvers": ["dns.example.com"]},
+        "nginx_resolvers[0]: dns.example.com is not an IP address with an optional port",
+    ),
+    (
+        "nginx",
+        {"nginx_real_ip_header": "proxy_protocol"},
+        {"nginx_real_ip_header": "X Forwarded"},
+        "nginx_real_ip_header: X Forwarded is not a header name",
+    ),
+    (
+        "nginx",
+        {"nginx_page_cache_skip_cookies": ["wordpress_logged_in"]},
+        {"nginx_page_cache_skip_cookies": ["a b"]},
+        'nginx_page_cache_skip_cookies[0]: "a b" may not contain whitespace',
+    ),
+    (
+        "nginx",
+        {"nginx_page_cache_skip_uris": ["^/wp-admin/"]},
+        {"nginx_page_cache_skip_uris": ["^/cart\\"]},
+        "nginx_page_cache_skip_uris[0]:",
+    ),
+    (
+        "nginx",
+        {"nginx_page_cache_ignore_headers": ["Set-Cookie"]},
+        {"nginx_page_cache_ignore_headers": ["Set Cookie"]},
+        'nginx_page_cache_ignore_headers[0]: "Set Cookie" is not a header name',
+    ),
+    (
+        "nginx",
+        {"nginx_gzip_types": ["text/css"]},
+        {"nginx_gzip_types": ["text/css;"]},
+        'nginx_gzip_types[0]: "text/css;" is not a MIME type',
+    ),
+    (
+        "nginx",
+        {"nginx_security_headers": {"X-Frame-Options": "DENY"}},
+        {"nginx_security_headers": {"X Frame": "DENY"}},
+        'nginx_security_headers: "X Frame" is not a header name',
+    ),
+    (
+        "nginx",
+        {"nginx_security_headers": {"Permissions-Policy": "camera=()"}},
+        {"nginx_security_headers": {"X-Test": "a$b"}},
+        "nginx_security_headers.X-Test: the value may not contain double quotes, backslashes, $ or newlines",
+    ),
+    # php_fpm
+    (
+        "php_fpm",
+        {"php_fpm_status_pool_enabled": False, "php_fpm_keep_default_pool": True},
+        {"php_fpm_status_pool_enabled": False, "php_fpm_keep_default_pool": False, "php_fpm_pools": []},
+        "php_fpm_pools: php-fpm refuses to start without a pool",
+    ),
+    (
+        "php_fpm",
+        {"php_fpm_pools": [{"name": "example_com", "listen": "/run/php/example_com.sock"}]},
+        {"php_fpm_pools": [{"name": "www"}]},
+        "php_fpm_pools: the pool name www belongs to Debian",
+    ),
+    (
+        "php_fpm",
+        {"php_fpm_pools": [{"name": "wpzo-status"}], "php_fpm_status_pool_enabled": False},
+        {"php_fpm_pools": [{"name": "wpzo-status"}]},
+        "php_fpm_pools: the pool name wpzo-status belongs to the status pool",
+    ),
+    (
+        "php_fpm",
+        {"php_fpm_status_pool_listen": "/run/php/status.sock"},
+        {"php_fpm_status_pool_listen": "/run/php/php8.2-fpm.sock"},
+        "php_fpm_status_pool_listen: /run/php/php8.2-fpm.sock must be an absolute *.sock path no other pool uses",
+    ),
+    (
+        "php_fpm",
+        {"php_fpm_status_pool_listen": "/run/php/status.sock"},
+        {
+            "php_fpm_status_pool_listen": "/run/php/a.sock",
+            "php_fpm_pools": [{"name": "a", "listen": "/run/php/a.sock"}],
+        },
+        "php_fpm_status_pool_listen: /run/php/a.sock must be",
+    ),
+    (
+        "php_fpm",
+        {"php_fpm_status_pool_status_path": "/fpm-status"},
+        {"php_fpm_status_pool_status_path": "status"},
+        "php_fpm_status_pool_status_path: must be a URI path starting with /",
+    ),
+    (
+        "php_fpm",
+        {"php_fpm_status_pool_ping_path": "/~ping"},
+        {"php_fpm_status_pool_ping_path": "/ping me"},
+        "php_fpm_status_pool_ping_path: must be a URI path",
+    ),
+    (
+        "php_fpm",
+        {"php_fpm_purge_pools": True, "php_fpm_pools": [{"name": "a"}]},
+        {"php_fpm_purge_pools": True},
+        "php_fpm_purge_pools: true with an empty php_fpm_pools would remove every managed pool",
+    ),
+    (
+        "php_fpm",
+        {"php_fpm_opcache_memory_consumption": 8, "php_fpm_opcache_interned_strings_buffer": 4},
+        {"php_fpm_opcache_memory_consumption": 4, "php_fpm_opcache_interned_strings_buffer": 2},
+        "php_fpm_opcache_memory_consumption: must be at least 8 (MiB)",
+    ),
+    (
+        "php_fpm",
+        {"php_fpm_opcache_interned_strings_buffer": 0},
+        {"php_fpm_opcache_interned_strings_buffer": "256", "php_fpm_opcache_memory_consumption": "256"},
+        "php_fpm_opcache_interned_strings_buffer: must be 0 or more and less than php_fpm_opcache_memory_consumption",
+    ),
+    (
+        "php_fpm",
+        {"php_fpm_opcache_max_accelerated_files": 1000000},
+        {"php_fpm_opcache_max_accelerated_files": 199},
+        "php_fpm_opcache_max_accelerated_files: must be between 200 and 1000000",
+    ),
+    (
+        "php_fpm",
+        {"php_fpm_memory_limit": "-1"},
+        {"php_fpm_memory_limit": "256MB"},
+        "php_fpm_memory_limit: 256MB is not a size like 64M",
+    ),
+    (
+        "php_fpm",
+        {"php_fpm_cli_memory_limit": "1g"},
+        {"php_fpm_cli_memory_limit": "1.5G"},
+        "php_fpm_cli_memory_limit: 1.5G is not a size",
+    ),
+    (
+        "php_fpm",
+        {"php_fpm_realpath_cache_size": "4096K"},
+        {"php_fpm_realpath_cache_size": "4 M"},
+        "php_fpm_realpath_cache_size: 4 M is not a size",
+    ),
+    (
+        "php_fpm",
+        {"php_fpm_upload_max_filesize": "64M", "php_fpm_post_max_size": "0"},
+        {"php_fpm_upload_max_filesize": "64M", "php_fpm_post_max_size": "32768K"},
+        "php_fpm_post_max_size: smaller than php_fpm_upload_max_filesize",
+    ),
+    (
+        "php_fpm",
+        {"php_fpm_upload_max_filesize": "1G", "php_fpm_post_max_size": "1024M"},
+        {"php_fpm_upload_max_filesize": "64M", "php_fpm_post_max_size": "64"},
+        "php_fpm_post_max_size: smaller than",
+    ),
+    # mariadb
+    (
+        "mariadb",
+        {"mariadb_innodb_buffer_pool_share": 0.9},
+        {"mariadb_innodb_buffer_pool_share": 0.95},
+        "mariadb_innodb_buffer_pool_share: must be above 0 and at most 0.9",
+    ),
+    (
+        "mariadb",
+        {"mariadb_innodb_buffer_pool_size_mb": 1024},
+        {"mariadb_innodb_buffer_pool_size_mb": -1},
+        "mariadb_innodb_buffer_pool_size_mb: must be 0 (automatic) or a size in MiB",
+    ),
+    (
+        "mariadb",
+        {"mariadb_innodb_log_file_size_mb": 0},
+        {"mariadb_innodb_log_file_size_mb": -5},
+        "mariadb_innodb_log_file_size_mb: must be 0",
+    ),
+    *[("mariadb", {name: 1}, {name: 0}, name + ": must be at least 1") for name in role_settings.MARIADB_AT_LEAST_ONE],
+    ("mariadb", {"mariadb_port": 3307}, {"mariadb_port": 0}, "mariadb_port: 0 is out of range 1-65535"),
+    (
+        "mariadb",
+        {"mariadb_binlog_expire_logs_seconds": 0},
+        {"mariadb_binlog_expire_logs_seconds": -1},
+        "mariadb_binlog_expire_logs_seconds: must not be negative",
+    ),
+    (
+        "mariadb",
+        {"mariadb_character_set": "utf8mb4", "mariadb_collation": "utf8mb4_general_ci"},
+        {"mariadb_character_set": "latin1", "mariadb_collation": "utf8mb4_general_ci"},
+        "mariadb_collation: utf8mb4_general_ci is not a collation of latin1",
+    ),
+    (
+        "mariadb",
+        {"mariadb_allowed_clients": ["192.0.2.0/24"]},
+        {"mariadb_allowed_clients": ["192.0.2.0/24"], "mariadb_bind_address": "127.0.0.2"},
+        "mariadb_bind_address: 127.0.0.2 cannot be reached by mariadb_allowed_clients",
+    ),
+    (
+        "mariadb",
+        {"mariadb_allowed_clients": ["192.0.2.0/24"], "mariadb_bind_address": "192.0.2.10"},
+        {"mariadb_allowed_clients": ["192.0.2.0/24"], "ansible_facts": {**FACTS, "default_ipv4": {}}},
+        "mariadb_bind_address: no address found cannot be reached",
+    ),
+    (
+        "mariadb",
+        {"mariadb_allowed_clients": ["2001:db8::/32", "198.51.100.7"]},
+        {"mariadb_allowed_clients": ["db.example.com"]},
+        "mariadb_allowed_clients[0]: db.example.com is not an address or CIDR",
+    ),
+    (
+        "mariadb",
+        {"mariadb_site_default_hosts": ["localhost"]},
+        {"mariadb_site_default_hosts": []},
+        "mariadb_site_default_hosts: needs at least one host",
+    ),
+    (
+        "mariadb",
+        {"mariadb_password_length": 24},
+        {"mariadb_password_length": 16},
+        "mariadb_password_length: must be at least 24",
+    ),
+    # redis
+    (
+        "redis",
+        {"redis_maxmemory": "1GB"},
+        {"redis_maxmemory": "1tb"},
+        "redis_maxmemory: 1tb is neither auto nor a size such as 256mb",
+    ),
+    (
+        "redis",
+        {"redis_save": ["900 1", "300 10"]},
+        {"redis_save": ["900"]},
+        'redis_save[0]: 900 is not "<seconds> <changes>"',
+    ),
+    ("redis", {"redis_port": 0}, {"redis_port": 65536}, "redis_port: 65536 is out of range 0-65535"),
+    (
+        "redis",
+        {"redis_socket": "/run/redis/cache.sock"},
+        {"redis_socket": "/tmp/redis.sock"},
+        "redis_socket: /tmp/redis.sock must be a file name in /run/redis",
+    ),
+    (
+        "redis",
+        {"redis_socket_group": "cache-users"},
+        {"redis_socket_group": "redis"},
+        "redis_socket_group: redis is not a valid group name other than redis",
+    ),
+    (
+        "redis",
+        {"redis_socket_group": "_cache"},
+        {"redis_socket_group": "Cache Users"},
+        "redis_socket_group: Cache Users is not a valid group name",
+    ),
+    (
+        "redis",
+        {"redis_admin_user": "root"},
+        {"redis_admin_user": "default"},
+        "redis_admin_user: default is the disabled default user",
+    ),
+    # fail2ban
+    (
+        "fail2ban",
+        {"fail2ban_jail_overrides": {"wordpress": {"maxretry": 3}}},
+        {"fail2ban_jail_overrides": {"wordpres": {"maxretry": 3}}},
+        "fail2ban_jail_overrides.wordpres: unknown jail, the role writes sshd, ",
+    ),
+    (
+        "fail2ban",
+        {"fail2ban_jail_overrides": {"sshd": {"enabled": False}}},
+        {"fail2ban_jail_overrides": {"sshd": "off"}},
+        "fail2ban_jail_overrides.sshd: must be a dict of enabled, maxretry, findtime, bantime",
+    ),
+    (
+        "fail2ban",
+        {"fail2ban_jails": {"sshd": {"enabled": True, "maxretry": 5, "findtime": "10m", "bantime": "1h"}}},
+        {"fail2ban_jails": {"sshd": {"enabled": True, "maxretry": 5, "findtime": "10m"}}},
+        "fail2ban_jails.sshd: bantime is missing",
+    ),
+    (
+        "fail2ban",
+        {"fail2ban_jail_overrides": {"sshd": {"bantime": "-1"}}},
+        {"fail2ban_jail_overrides": {"sshd": {"ban_time": "1h"}}},
+        "fail2ban_jail_overrides.sshd: ban_time is unknown, expected enabled, maxretry, findtime, bantime",
+    ),
+    (
+        "fail2ban",
+        {"fail2ban_jail_overrides": {"recidive": {"enabled": False}}},
+        {"fail2ban_jail_overrides": {"recidive": {"enabled": "no"}}},
+        "fail2ban_jail_overrides.recidive.enabled: must be true or false",
+    ),
+    (
+        "fail2ban",
+        {"fail2ban_jail_overrides": {"sshd": {"maxretry": 1}}},
+        {"fail2ban_jail_overrides": {"sshd": {"maxretry": 0}}},
+        "fail2ban_jail_overrides.sshd.maxretry: must be a positive integer",
+    ),
+    (
+        "fail2ban",
+        {"fail2ban_jail_overrides": {"sshd": {"findtime": "1mo", "bantime": 3600}}},
+        {"fail2ban_jail_overrides": {"sshd": {"findtime": "10 minutes"}}},
+        "fail2ban_jail_overrides.sshd.findtime: 10 minutes is not a time such as 10m, 1h, 1d or seconds",
+    ),
+    (
+        "fail2ban",
+        {"fail2ban_jail_overrides": {"sshd": {"bantime": -1}}},
+        {"fail2ban_jail_overrides": {"sshd": {"findtime": -1}}},
+        "fail2ban_jail_overrides.sshd.findtime: cannot be -1",
+    ),
+    (
+        "fail2ban",
+        {"fail2ban_bantime_maxtime": "8w"},
+        {"fail2ban_bantime_maxtime": "8 weeks"},
+        "fail2ban_bantime_maxtime: 8 weeks is not a time such as 1w or 30d",
+    ),
+    (
+        "fail2ban",
+        {"fail2ban_db_purge_age": "1y"},
+        {"fail2ban_db_purge_age": "1x"},
+        "fail2ban_db_purge_age: 1x is not a time",
+    ),
+    (
+        "fail2ban",
+        {"fail2ban_ignoreip": ["192.0.2.1", "198.51.100.0/24", "2001:db8::/32", "localhost", "ops.example.com"]},
+        {"fail2ban_ignoreip": ["ops example"]},
+        "fail2ban_ignoreip[0]: ops example is not an address, CIDR or host name",
+    ),
+    (
+        "fail2ban",
+        {"fail2ban_extra_access_logs": ["/var/log/nginx/shop.access.log"]},
+        {"fail2ban_extra_access_logs": ["/var/log/nginx/*.log"]},
+        "fail2ban_extra_access_logs[0]: /var/log/nginx/*.log must be an absolute path without spaces or glob",
+    ),
+    (
+        "fail2ban",
+        {"fail2ban_extra_error_logs": []},
+        {"fail2ban_extra_error_logs": ["error.log"]},
+        "fail2ban_extra_error_logs[0]: error.log must be an absolute path",
+    ),
+    (
+        "fail2ban",
+        {"fail2ban_notify_command": "logger -t fail2ban"},
+        {"fail2ban_notify_command": "logger\nrm"},
+        "fail2ban_notify_command: must be a single line",
+    ),
+    (
+        "fail2ban",
+        {"fail2ban_sshd_port": "ssh,2222"},
+        {"fail2ban_sshd_port": "ssh 2222"},
+        "fail2ban_sshd_port: ssh 2222 is not a port, a port name or a comma-separated list",
+    ),
+]
+
+
+@pytest.mark.parametrize(("role", "good", "bad", "message"), RULES, ids=[rule[3][:60] for rule in RULES])
+def test_each_rule_accepts_a_good_value_and_refuses_a_bad_one_naming_the_variable(role, good, bad, message):
+    assert problems(role, **good) == []
+    found = problems(role, **bad)
+    assert [problem for problem in found if problem.startswith(message)], found
+
+
+def test_every_problem_is_reported_at_once():
+    found = problems("redis", redis_port=-1, redis_socket="/tmp/r.sock", redis_admin_user="default")
+    assert [problem.split(":")[0] for problem in found] == ["redis_port", "redis_socket", "redis_admin_user"]
+
+
+def test_only_the_variables_a_rule_reads_are_templated():
+    """redis_sites normalises the site list; the redis rules never read it, so a broken one is not evaluated."""
+    assert problems("redis", redis_sites="{{ undefined_variable.domain }}") == []
