@@ -26,7 +26,7 @@ import os
 import posixpath
 import re
 
-from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files, module_shell, service_state
+from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files, module_shell, service_state, value_syntax
 from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ApplyError, ModuleError, ValidationError
 
 MARKER = "; Managed by wpzo.hosting.php_fpm_pool - do not edit"
@@ -112,12 +112,12 @@ POOL_NAME_RE = re.compile(r"[a-z0-9_][a-z0-9_.-]{0,63}")
 # POSIX portable user/group name: letters, digits, "_", "." and "-", not starting with "-", "." or a digit.
 POSIX_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
 LISTEN_MODE_RE = re.compile(r"0[0-7]{3}")
-DURATION_RE = re.compile(r"[0-9]+[smhd]?")
-MEMORY_RE = re.compile(r"-1|[0-9]+[KMGkmg]?")
+DURATION_RE = value_syntax.PHP_FPM_DURATION
+MEMORY_RE = value_syntax.PHP_SIZE_OR_UNLIMITED
 FUNCTION_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 INI_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
-URI_PATH_RE = re.compile(r"/[A-Za-z0-9_./~-]*")
+URI_PATH_RE = value_syntax.URI_PATH
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 # ini settings the module renders itself; setting them through php_values/php_admin_values is rejected.

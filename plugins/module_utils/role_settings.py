@@ -16,7 +16,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.wpzo.hosting.plugins.module_utils import site_names, value_syntax
+from ansible_collections.wpzo.hosting.plugins.module_utils import redis_acl, site_names, value_syntax
 
 PORT_RANGE = (1, 65535)
 
@@ -283,8 +283,13 @@ def redis(s, bad):
     group = s["redis_socket_group"]
     if not _fits(value_syntax.POSIX_NAME, group) or group == REDIS_OWN_GROUP:
         bad("redis_socket_group", "%s is not a valid group name other than %s" % (group, REDIS_OWN_GROUP))
-    if s["redis_admin_user"] == REDIS_DEFAULT_USER:
+    admin = s["redis_admin_user"]
+    if admin == REDIS_DEFAULT_USER:
         bad("redis_admin_user", "default is the disabled default user, choose another name")
+    elif not redis_acl.USER_NAME.match(str(admin)):
+        bad("redis_admin_user", "%s is not a Redis user name (letters, digits, _ . @ -)" % admin)
+    # The rules of every site's user, as wpzo.hosting.redis_acl checks them (Redis itself knows the commands).
+    bad.messages.extend(redis_acl.validate_commands(s["redis_site_commands"], "redis_site_commands"))
 
 
 FAIL2BAN_SSHD_PORT = re.compile(r"[A-Za-z0-9,:-]+")

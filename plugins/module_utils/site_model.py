@@ -15,13 +15,13 @@ __metaclass__ = type
 import copy
 import re
 
-from ansible_collections.wpzo.hosting.plugins.module_utils import site_names
+from ansible_collections.wpzo.hosting.plugins.module_utils import site_names, value_syntax
 
 KINDS = ("wordpress", "static", "php", "redirect")
 TLS_MODES = ("letsencrypt", "selfsigned", "custom", "none")
 AUTO_UPDATE = ("minor", "major", "none")
-SIZE = re.compile(r"^[0-9]+[KMG]?$")
-DURATION = re.compile(r"^[0-9]+[smh]?$")
+SIZE = value_syntax.PHP_SIZE
+DURATION = value_syntax.PHP_FPM_DURATION
 PERSON = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 SSH_PUBLIC_KEY = re.compile(r"^(ssh-|ecdsa-|sk-)[a-z0-9@.-]+ [A-Za-z0-9+/]+=*( [^\n]*)?$")
 WP_USER = re.compile(r"^[A-Za-z0-9_.@-]{1,60}$")
@@ -116,9 +116,9 @@ def _check_types(site, err):
             err("%s: %r is not one of %s" % (field, site[field], ", ".join(choices)))
     php = site["php"]
     for field in ("memory_limit", "upload_max_filesize"):
-        if not SIZE.match(str(php[field])):
+        if not SIZE.fullmatch(str(php[field])):
             err("php.%s: %r is not a size such as 256M" % (field, php[field]))
-    if not DURATION.match(str(php["request_terminate_timeout"])):
+    if not DURATION.fullmatch(str(php["request_terminate_timeout"])):
         err("php.request_terminate_timeout: %r is not a duration such as 60s" % php["request_terminate_timeout"])
     if not isinstance(php["open_basedir"], bool):
         err("php.open_basedir: must be true or false")

@@ -421,6 +421,24 @@ RULES = [
         {"redis_admin_user": "default"},
         "redis_admin_user: default is the disabled default user",
     ),
+    (
+        "redis",
+        {"redis_admin_user": "ops@example.com"},
+        {"redis_admin_user": "ops admin"},
+        "redis_admin_user: ops admin is not a Redis user name",
+    ),
+    (
+        "redis",
+        {"redis_site_commands": ["-@all", "+get", "+client|setname", "+@read"]},
+        {"redis_site_commands": ["-@all", "+@nosuchcategory"]},
+        "redis_site_commands: '+@nosuchcategory' names no ACL category",
+    ),
+    (
+        "redis",
+        {"redis_site_commands": []},
+        {"redis_site_commands": ["get"]},
+        "redis_site_commands: 'get' is not a command rule",
+    ),
     # fail2ban
     (
         "fail2ban",
