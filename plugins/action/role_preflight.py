@@ -77,24 +77,34 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         _valid, args = self.validate_argument_spec(
-            argument_spec=dict(role=dict(type="str", required=True, choices=sorted(role_settings.RULES)))
+            argument_spec=dict(
+                role=dict(type="str", required=True, choices=sorted(role_settings.RULES)),
+                entry_point=dict(type="str", default="main"),
+            )
         )
-        role = args["role"]
+        role, entry_point = args["role"], args["entry_point"]
+        if entry_point not in role_settings.RULES[role]:
+            raise AnsibleActionFail(
+                "entry_point: %s has no rules of %s (known: %s)"
+                % (entry_point, role, ", ".join(sorted(role_settings.RULES[role])))
+            )
         task_vars = task_vars or {}
         facts = task_vars.get("ansible_facts") or {}
         result["changed"] = False
 
         refusal = distribution_problem(role, facts)
-        problems = role_settings.problems(role, _PlayVariables(self._templar, task_vars))
+        problems = role_settings.problems(role, _PlayVariables(self._templar, task_vars), entry_point)
         result["problems"] = problems
         messages = [refusal] if refusal else []
         if problems:
-            messages.append("Invalid %s role variables: %s" % (role, "; ".join(problems)))
+            what = "%s role" % role if entry_point == "main" else "%s %s" % (role, entry_point)
+            messages.append("Invalid %s variables: %s" % (what, "; ".join(problems)))
         if messages:
             result["failed"] = True
             result["msg"] = " ".join(messages)
             return result
-        warning = distribution_warning(facts)
+        # The role's main entry point warns; its per-site entry point runs later in the same play.
+        warning = distribution_warning(facts) if entry_point == "main" else None
         if warning:
             self._display.warning(warning)
         return result

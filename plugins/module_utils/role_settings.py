@@ -167,6 +167,65 @@ def nginx(s, bad):
             )
 
 
+NGINX_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~/%+-]*)?")
+# A value nginx reads unquoted: no whitespace, quotes, ; { } or $.
+NGINX_BARE_VALUE = re.compile(r"[^\s;{}\"'$\\]*")
+HSTS_PRELOAD_MAX_AGE = 31536000
+
+
+def _server_name_ok(name):
+    """A host name nginx serves: lower-case ASCII labels, a single label too, or a wildcard ``*.`` in front."""
+    labels = str(name)[2:].split(".") if str(name).startswith("*.") else str(name).split(".")
+    return all(site_names.LABEL_PATTERN.match(label) for label in labels)
+
+
+def nginx_sites(s, bad):
+    """The vhost list of the sites entry point (tasks_from: sites); kinds and TLS modes are the argument spec's."""
+    served = {}
+    for index, site in enumerate(s["nginx_vhosts"]):
+        domain = site.get("domain", "")
+        where = "nginx_vhosts[%d] (%s)" % (index, domain or "?")
+        try:
+            valid = site_names.normalise_domain(domain) == domain
+        except ValueError:
+            valid = False
+        if not valid:
+            bad(where + ".domain", "not a lower-case ASCII (punycode) domain name")
+        names = site.get("server_names") or []
+        if not names or names[0] != domain:
+            bad(where + ".server_names", "must list the domain first")
+        for name in names + (site.get("redirect_names") or []):
+            if not _server_name_ok(name):
+                bad(where, "%s is not a valid server name" % name)
+            elif name in served:
+                bad(where, "%s is already served by %s" % (name, served[name]))
+            else:
+                served[name] = domain or "?"
+        tls = site.get("tls") or {}
+        mode = tls.get("mode", "none")
+        paths = {key: site.get(key, "") for key in ("root", "docroot", "log_dir")}
+        if site.get("kind") in ("wordpress", "php"):
+            paths["php_socket"] = site.get("php_socket", "")
+        if mode != "none":
+            paths.update({"tls." + key: tls.get(key, "") for key in ("certificate", "certificate_key")})
+        if site.get("basic_auth_file"):
+            paths["basic_auth_file"] = site["basic_auth_file"]
+        for key, path in paths.items():
+            if not _fits(value_syntax.PLAIN_PATH, path):
+                bad("%s.%s" % (where, key), '"%s" is not an absolute path of plain characters' % path)
+        if site.get("kind") == "redirect" and not _fits(NGINX_URL, site.get("redirect_to", "")):
+            bad(where + ".redirect_to", "an http(s) URL base like https://example.com is required")
+        if tls.get("hsts") and mode == "none":
+            bad(where + ".tls.hsts", "needs TLS")
+        if tls.get("hsts_preload"):
+            if not tls.get("hsts"):
+                bad(where + ".tls.hsts_preload", "needs tls.hsts")
+            if _int(s["nginx_hsts_max_age"]) < HSTS_PRELOAD_MAX_AGE:
+                bad(where + ".tls.hsts_preload", "needs nginx_hsts_max_age of at least %d" % HSTS_PRELOAD_MAX_AGE)
+        if not _fits(NGINX_BARE_VALUE, site.get("client_max_body_size", "")):
+            bad(where + ".client_max_body_size", "no whitespace, quotes, ; { } or $")
+
+
 PHP_FPM_SIZES = (
     "php_fpm_upload_max_filesize",
     "php_fpm_post_max_size",
@@ -370,19 +429,20 @@ def sites(s, bad):
     """The site list is the site model's to check (wpzo.hosting.normalise_sites); only the target is checked."""
 
 
+# The rules of each role's entry points (main: the role itself; sites: its per-site entry point).
 RULES = {
-    "base": base,
-    "nginx": nginx,
-    "php_fpm": php_fpm,
-    "mariadb": mariadb,
-    "redis": redis,
-    "fail2ban": fail2ban,
-    "sites": sites,
+    "base": {"main": base},
+    "nginx": {"main": nginx, "sites": nginx_sites},
+    "php_fpm": {"main": php_fpm},
+    "mariadb": {"main": mariadb},
+    "redis": {"main": redis},
+    "fail2ban": {"main": fail2ban},
+    "sites": {"main": sites},
 }
 
 
-def problems(role, settings):
-    """Every problem of ``role``'s variables in ``settings``, each naming its variable."""
+def problems(role, settings, entry_point="main"):
+    """Every problem of the variables of ``role``'s entry point in ``settings``, each naming its variable."""
     bad = Problems()
-    RULES[role](settings, bad)
+    RULES[role][entry_point](settings, bad)
     return bad.messages

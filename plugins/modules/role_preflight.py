@@ -26,6 +26,13 @@ options:
     type: str
     required: true
     choices: [base, fail2ban, mariadb, nginx, php_fpm, redis, sites]
+  entry_point:
+    description:
+      - The entry point whose variables are checked; C(sites) is a role's per-site entry point (included with
+        C(tasks_from=sites)), which C(nginx) has rules for (C(nginx_vhosts)). The warning on a Debian release other
+        than 12 is given by C(main) only.
+    type: str
+    default: main
 attributes:
   action:
     support: full
@@ -49,6 +56,11 @@ EXAMPLES = r"""
 - name: Check the target and the role's variables, reporting every problem at once
   wpzo.hosting.role_preflight:
     role: nginx
+
+- name: Validate the vhosts, reporting every problem at once
+  wpzo.hosting.role_preflight:
+    role: nginx
+    entry_point: sites
 """
 
 RETURN = r"""

@@ -75,6 +75,9 @@ def listeners(host):
     """Something listening on an opened extra port (8443) and on a port never opened (8081)."""
     for port in (8081, 8443):
         host.run(f"systemd-run --unit=probe-listener-{port} python3 -m http.server {port}")
+        # systemd-run returns before the server listens: poll for the socket, with a deadline.
+        waited = host.run(f"timeout 30 sh -c 'until ss -Hltn sport = :{port} | grep -q .; do sleep 0.2; done'")
+        assert waited.rc == 0, f"nothing listens on {port} after 30 s"
     yield
     for port in (8081, 8443):
         host.run(f"systemctl stop probe-listener-{port}")

@@ -11,7 +11,7 @@ import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 from ansible_collections.wpzo.hosting.plugins.action.role_preflight import _PlayVariables
-from ansible_collections.wpzo.hosting.plugins.module_utils import role_settings
+from ansible_collections.wpzo.hosting.plugins.module_utils import role_settings, site_model, site_resources
 
 ROLES = Path(__file__).parents[4] / "roles"
 FACTS = {
@@ -36,7 +36,7 @@ def _trusted(value):
     return value
 
 
-def problems(role, **given):
+def problems(role, entry_point="main", **given):
     variables = {"wpzo_sites": [], "ansible_facts": FACTS}
     for layer in ("defaults", "vars"):
         path = ROLES / role / layer / "main.yml"
@@ -45,7 +45,7 @@ def problems(role, **given):
     variables.update(given)
     variables = _trusted(variables)
     templar = Templar(loader=DataLoader(), variables=variables)
-    return role_settings.problems(role, _PlayVariables(templar, variables))
+    return role_settings.problems(role, _PlayVariables(templar, variables), entry_point)
 
 
 @pytest.mark.parametrize("role", sorted(role_settings.RULES))
@@ -548,3 +548,109 @@ def test_every_problem_is_reported_at_once():
 def test_only_the_variables_a_rule_reads_are_templated():
     """redis_sites normalises the site list; the redis rules never read it, so a broken one is not evaluated."""
     assert problems("redis", redis_sites="{{ undefined_variable.domain }}") == []
+
+
+# The nginx sites entry point (nginx_vhosts): the vhosts site_resources makes of the site model pass as they are.
+VHOSTS = site_resources.vhosts(
+    site_model.normalise_sites(
+        [
+            {
+                "domain": "Bücher.example",
+                "aliases": ["www.bücher.example"],
+                "tls": "selfsigned",
+                "wordpress": {"admin_email": "ops@example.com"},
+            },
+            {
+                "domain": "static.example.org",
+                "kind": "static",
+                "aliases": ["www.static.example.org"],
+            },
+            {"domain": "old.example.net", "kind": "redirect", "redirect_to": "https://example.org"},
+        ]
+    )
+)
+
+
+def vhost_problems(index, changes, **given):
+    vhosts = [dict(vhost) for vhost in VHOSTS]
+    vhosts[index].update(changes)
+    return problems("nginx", "sites", nginx_vhosts=vhosts, **given)
+
+
+def test_the_vhosts_site_resources_makes_pass():
+    assert problems("nginx", "sites", nginx_vhosts=VHOSTS) == []
+
+
+@pytest.mark.parametrize(
+    ("index", "changes", "message"),
+    [
+        (0, {"domain": "Bücher.example"}, "nginx_vhosts[0] (Bücher.example).domain: not a lower-case ASCII (punycode)"),
+        (1, {"domain": "localhost", "server_names": ["localhost"]}, "nginx_vhosts[1] (localhost).domain: not a"),
+        (
+            1,
+            {"server_names": ["www.static.example.org", "static.example.org"]},
+            "nginx_vhosts[1] (static.example.org).server_names: must list the domain first",
+        ),
+        (
+            1,
+            {"redirect_names": ["bad_name.example.org"]},
+            "nginx_vhosts[1] (static.example.org): bad_name.example.org is not a valid server name",
+        ),
+        (
+            1,
+            {"redirect_names": ["www.xn--bcher-kva.example"]},
+            "nginx_vhosts[1] (static.example.org): www.xn--bcher-kva.example is already served by xn--bcher-kva",
+        ),
+        (0, {"docroot": "/srv/www/a b"}, 'nginx_vhosts[0] (xn--bcher-kva.example).docroot: "/srv/www/a b" is not an'),
+        (0, {"php_socket": ""}, "nginx_vhosts[0] (xn--bcher-kva.example).php_socket:"),
+        (0, {"basic_auth_file": "htpasswd"}, "nginx_vhosts[0] (xn--bcher-kva.example).basic_auth_file:"),
+        (
+            0,
+            {"tls": {"mode": "custom", "certificate": "/etc/ssl/a.crt", "certificate_key": "a.key"}},
+            "nginx_vhosts[0] (xn--bcher-kva.example).tls.certificate_key:",
+        ),
+        (2, {"redirect_to": "ftp://example.org"}, "nginx_vhosts[2] (old.example.net).redirect_to: an http(s) URL base"),
+        (1, {"tls": {"mode": "none", "hsts": True}}, "nginx_vhosts[1] (static.example.org).tls.hsts: needs TLS"),
+        (
+            0,
+            {
+                "tls": {
+                    "mode": "letsencrypt",
+                    "certificate": "/a.crt",
+                    "certificate_key": "/a.key",
+                    "hsts_preload": True,
+                }
+            },
+            "nginx_vhosts[0] (xn--bcher-kva.example).tls.hsts_preload: needs tls.hsts",
+        ),
+        (
+            0,
+            {
+                "tls": {
+                    "mode": "letsencrypt",
+                    "certificate": "/a.crt",
+                    "certificate_key": "/a.key",
+                    "hsts": True,
+                    "hsts_preload": True,
+                }
+            },
+            "nginx_vhosts[0] (xn--bcher-kva.example).tls.hsts_preload: needs nginx_hsts_max_age of at least 31536000",
+        ),
+        (0, {"client_max_body_size": "64m;"}, "nginx_vhosts[0] (xn--bcher-kva.example).client_max_body_size: no white"),
+    ],
+)
+def test_each_vhost_rule_refuses_a_bad_value_naming_the_site_and_the_field(index, changes, message):
+    found = vhost_problems(index, changes, nginx_hsts_max_age=15768000)
+    assert [problem for problem in found if problem.startswith(message)], found
+
+
+def test_hsts_preload_passes_with_a_max_age_of_a_year():
+    tls = {
+        "mode": "letsencrypt",
+        "certificate": "/a.crt",
+        "certificate_key": "/a.key",
+        "hsts": True,
+        "hsts_preload": True,
+    }
+    vhosts = [dict(VHOSTS[0], tls=tls)]
+    assert problems("nginx", "sites", nginx_vhosts=vhosts, nginx_hsts_max_age=31536000) == []
