@@ -23,8 +23,6 @@ PORT_RANGE = (1, 65535)
 
 def _int(value):
     """The integer a value stands for (42, "42"); 0 when it stands for none, as Jinja's ``| int``."""
-    if isinstance(value, bool):
-        return int(value)
     try:
         return int(value)
     except (TypeError, ValueError):
