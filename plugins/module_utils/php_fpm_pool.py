@@ -26,7 +26,12 @@ import os
 import posixpath
 import re
 
-from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files, module_shell, service_state, value_syntax
+from ansible_collections.wpzo.hosting.plugins.module_utils import (
+    managed_files,
+    module_shell,
+    service_state,
+    value_syntax,
+)
 from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ApplyError, ModuleError, ValidationError
 
 MARKER = "; Managed by wpzo.hosting.php_fpm_pool - do not edit"
