@@ -6,7 +6,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.wpzo.hosting.plugins.module_utils import htpasswd, site_model, site_resources
+from ansible_collections.wpzo.hosting.plugins.module_utils import site_model, site_names, site_resources
 
 
 def _report(exc):
@@ -35,23 +35,29 @@ def site_resources_for(sites, kind, **options):
     builders = {
         "accounts": site_resources.accounts,
         "pools": site_resources.pools,
-        "units": site_resources.site_units,
-        "unit_triggers": site_resources.site_unit_triggers,
+        "databases": site_resources.databases,
+        "redis_users": site_resources.redis_users,
+        "site_logs": site_resources.site_logs,
+        "basic_auth": site_resources.basic_auth,
+        "units": site_resources.units,
         "wordpress": site_resources.wordpress,
         "vhosts": site_resources.vhosts,
         "certificates": site_resources.certificates,
     }
     if kind not in builders:
         raise AnsibleFilterError("site_resources: unknown kind %r, expected one of %s" % (kind, ", ".join(builders)))
-    return builders[kind](sites, **options)
-
-
-def htpasswd_lines(users, current=""):
-    """``name:hash`` lines of basic-auth users: a random salt each, the hash of ``current`` kept while it verifies."""
     try:
-        return htpasswd.lines(users or [], current or "")
-    except (KeyError, TypeError, ValueError) as exc:
-        raise AnsibleFilterError("htpasswd_lines: %s" % exc) from None
+        return builders[kind](sites, **options)
+    except ValueError as exc:  # a basic-auth user without a password
+        raise AnsibleFilterError("site_resources(%s): %s" % (kind, exc)) from None
+
+
+def site_names_for(entries, variable):
+    """The derived names (and credential keys) of each entry of a tier role's site list; all problems at once."""
+    try:
+        return site_names.name_sites(entries, variable)
+    except ValueError as exc:
+        raise AnsibleFilterError("Invalid %s:\n- %s" % (variable, str(exc).replace("\n", "\n- "))) from None
 
 
 class FilterModule(object):
@@ -60,5 +66,5 @@ class FilterModule(object):
             "normalise_sites": normalise_sites,
             "select_site": select_site,
             "site_resources": site_resources_for,
-            "htpasswd_lines": htpasswd_lines,
+            "site_names": site_names_for,
         }

@@ -113,6 +113,7 @@ def derive(domain):
     system_user = fit(base, SYSTEM_USER_MAX, domain)
     # The database must fit MariaDB's 64 characters both as itself and escaped in GRANT (\_ for each _).
     database = fit(fit("wp_" + base, DATABASE_MAX, domain), DATABASE_MAX, domain, escaped_length)
+    database_user = fit("wp_" + base, DATABASE_USER_MAX, domain)
     root = "%s/%s" % (WWW_ROOT, domain)
     return {
         "domain": domain,
@@ -121,7 +122,7 @@ def derive(domain):
         "pool": system_user,
         "php_socket": "/run/php/%s.sock" % system_user,
         "database": database,
-        "database_user": fit("wp_" + base, DATABASE_USER_MAX, domain),
+        "database_user": database_user,
         "redis_user": base,
         "redis_prefix": base + ":",
         "root": root,
@@ -130,6 +131,18 @@ def derive(domain):
         "tmp_dir": root + "/tmp",
         "sessions_dir": root + "/sessions",
         "private_dir": root + "/private",
+        # The keys of the site's secrets in the credential store (the wpzo.hosting.credential lookup).
+        "credentials": credential_keys(system_user, database_user, base),
+    }
+
+
+def credential_keys(system_user, database_user, redis_user):
+    """Where the credential store keeps a site's secrets: its database user's, Redis user's and WordPress
+    administrator's passwords."""
+    return {
+        "database": "mariadb/" + database_user,
+        "redis": "redis/" + redis_user,
+        "admin": "wordpress/%s-admin" % system_user,
     }
 
 
@@ -176,3 +189,37 @@ def collisions(derived_sites):
             if owner != names["domain"]:
                 problems.append("%s %r is derived from both %s and %s" % (field, names[field], owner, names["domain"]))
     return problems
+
+
+def name_sites(entries, variable):
+    """The derived names of every entry of a tier role's own site list (dicts with a ``domain``), in order.
+
+    This is how a tier role used without the sites role (``redis_sites``, ``mariadb_sites``) learns its sites'
+    names and credential keys. Raises ValueError listing every problem, each naming ``<variable>[<index>]``:
+    an entry without a valid domain, a domain listed twice, names two domains derive alike.
+    """
+    if not isinstance(entries, list):
+        raise ValueError("%s: must be a list of sites" % variable)
+    errors, derived, seen = [], [], {}
+    for index, entry in enumerate(entries):
+        raw = entry.get("domain") if isinstance(entry, dict) else None
+        label = "%s[%d]%s" % (variable, index, " (%s)" % raw if isinstance(raw, str) and raw else "")
+        if not isinstance(entry, dict):
+            errors.append("%s: must be a dict with a domain" % label)
+            continue
+        try:
+            domain = normalise_domain(raw)
+        except ValueError as exc:
+            errors.append("%s: domain: %s" % (label, exc))
+            continue
+        if domain in seen:
+            errors.append("%s: domain: %s is listed twice (also %s[%d])" % (label, domain, variable, seen[domain]))
+            continue
+        seen[domain] = index
+        names = derive(domain)
+        errors.extend("%s: derived name %s" % (label, problem) for problem in problems(names))
+        derived.append(names)
+    errors.extend("%s: %s" % (variable, problem) for problem in collisions(derived))
+    if errors:
+        raise ValueError("\n".join(errors))
+    return derived

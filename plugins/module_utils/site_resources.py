@@ -14,6 +14,8 @@ import posixpath
 import re
 import shlex
 
+from ansible_collections.wpzo.hosting.plugins.module_utils import htpasswd
+from ansible_collections.wpzo.hosting.plugins.module_utils.site_model import HTPASSWD_DIR
 from ansible_collections.wpzo.hosting.plugins.module_utils.wordpress_validation import DEFAULT_PURGE_REQUEST_NAME
 
 MARKER_LINE = "# Managed by wpzo.hosting: do not edit, changes are overwritten."
@@ -73,10 +75,11 @@ def pools(sites):
     return result
 
 
-def wordpress(sites, secrets, core):
+def wordpress(sites, secrets, core, redis_socket):
     """Input of wpzo.hosting.wordpress: every present WordPress site with its secrets and core source.
 
-    secrets: {domain: {database, admin, redis}}; core: {version, url, checksum, src}.
+    secrets: {domain: {database, admin, redis}}; core: {version, url, checksum, src}; redis_socket: the socket
+    the object cache connects over (the redis role's redis_socket).
     """
     result = []
     for site in sites:
@@ -114,13 +117,73 @@ def wordpress(sites, secrets, core):
             entry["core_checksum"] = core["checksum"]
         if site["object_cache"]:
             entry["redis"] = {
-                "path": core.get("redis_socket", "/run/redis/redis-server.sock"),
+                "path": redis_socket,
                 "username": site["redis_user"],
                 "password": secret["redis"],
                 "prefix": site["redis_prefix"],
             }
         result.append(entry)
     return result
+
+
+def databases(sites, secrets):
+    """The mariadb role's ``mariadb_sites`` (its ``sites`` entry point): every WordPress site, present or absent,
+    with the password of each present one from ``secrets`` ({domain: {database}})."""
+    result = []
+    for site in sites:
+        if not site["uses_database"]:
+            continue
+        entry = {
+            "domain": site["domain"],
+            "state": site["state"],
+            "purge": site["purge"],
+            "max_user_connections": site["mariadb"]["max_user_connections"],
+        }
+        if site["state"] == "present":
+            entry["password"] = secrets[site["domain"]]["database"]
+        result.append(entry)
+    return result
+
+
+def redis_users(sites, secrets):
+    """The redis role's ``redis_sites`` (its ``sites`` entry point): every present object-cache site, with its
+    password where ``secrets`` has it; the redis role reads the others' from the credential store."""
+    result = []
+    for site in sites:
+        if site["state"] != "present" or not site["object_cache"]:
+            continue
+        entry = {"domain": site["domain"]}
+        password = secrets.get(site["domain"], {}).get("redis")
+        if password:
+            entry["password"] = password
+        result.append(entry)
+    return result
+
+
+def site_logs(sites):
+    """The fail2ban role's ``fail2ban_site_logs`` (its ``sites`` entry point): the nginx logs of every present
+    site, access and error logs apart."""
+    present = [site for site in sites if site["state"] == "present"]
+    access, error = NGINX_LOGS
+    return {
+        "access": ["%s/%s" % (site["log_dir"], access) for site in present],
+        "error": ["%s/%s" % (site["log_dir"], error) for site in present],
+    }
+
+
+def basic_auth(sites, current, group):
+    """The htpasswd files of the present sites that ask for basic auth, for wpzo.hosting.managed_files, with the
+    glob that purges the files of the others. ``current``: {domain: text of its file in place}, whose hashes are
+    kept while their passwords still verify (htpasswd.lines)."""
+    files = []
+    for site in sites:
+        if site["state"] != "present" or not site["basic_auth"]["enabled"]:
+            continue
+        lines = ["# Managed by wpzo.hosting: basic-auth users of %s" % site["domain"]]
+        lines += htpasswd.lines(site["basic_auth"]["users"], current.get(site["domain"], ""))
+        files.append({"path": site["basic_auth_file"], "content": "\n".join(lines) + "\n", "owner": "root",
+                      "group": group, "mode": "0640", "secret": True})  # fmt: skip
+    return {"files": files, "purge": [HTPASSWD_DIR + "/*"]}
 
 
 def certificates(sites):
@@ -174,13 +237,14 @@ def _unit(lines):
     return "\n".join([MARKER_LINE, *lines, ""])
 
 
-def unit_base(kind, site):
-    return "wpzo-%s-%s" % (kind, site["system_user"])
+CRON_UNIT = "wpzo-wp-cron"
 
 
-def site_units(
-    sites, php_binary, schedule, purge_command, systemd_dir="/etc/systemd/system", spread="4min", timeout="15min"
-):
+def cron_unit(site):
+    return "%s-%s" % (CRON_UNIT, site["system_user"])
+
+
+def site_units(sites, php_binary, schedule, purge_command, systemd_dir=None, spread="4min", timeout="15min"):
     """systemd units of every present site: WordPress cron (a service and a timer per site), and one service
     watching the tmp/ folders of every page-cache site with a single inotify instance, which purges the page
     cache of a site when its purge-request file is written. The site's PHP cannot run the root-only purge
@@ -190,12 +254,13 @@ def site_units(
     (TimeoutStartSec: a oneshot service is "starting" while it runs, and RuntimeMaxSec does not apply to it), so
     a hung run does not block every later one.
     """
+    systemd_dir = systemd_dir or SYSTEMD_DIR
     files = []
     for site in sites:
         if site["state"] != "present":
             continue
         if site["cron"]:
-            base = unit_base("wp-cron", site)
+            base = cron_unit(site)
             files.append({"path": "%s/%s.service" % (systemd_dir, base), "content": _unit([
                 "[Unit]", "Description=WordPress cron of %s" % site["domain"], "",
                 "[Service]", "Type=oneshot", "User=%s" % site["system_user"], "Group=%s" % site["system_group"],
@@ -225,6 +290,8 @@ def site_units(
 
 PURGE_UNIT = "wpzo-cache-purge"
 PURGE_WATCH_PROGRAM = "/usr/local/lib/wpzo/cache-purge-watch"
+# Every program of the purge watcher, as the units step purges them.
+PURGE_PROGRAMS = "/usr/local/lib/wpzo/cache-purge-*"
 # The file the wordpress module's must-use plugin writes in the site's tmp/.
 PURGE_REQUEST_NAME = posixpath.basename(DEFAULT_PURGE_REQUEST_NAME)
 
@@ -279,6 +346,25 @@ def purge_watch_program(sites, purge_command):
     return "\n".join(lines)
 
 
+SYSTEMD_DIR = "/etc/systemd/system"
+# Where systemctl enable links the units the sites' units are wanted by.
+UNIT_WANTS_DIRS = ("timers.target.wants", "multi-user.target.wants")
+
+
+def units(sites, php_binary, schedule, purge_command, spread="4min", timeout="15min"):
+    """Everything the sites role's units step needs, from one place: the unit files for
+    wpzo.hosting.managed_files and the globs that purge the others, the units to enable, where to look for the
+    enabled ones and the purge watcher's service (restarted when its list of sites changes)."""
+    return {
+        "files": site_units(sites, php_binary, schedule, purge_command, SYSTEMD_DIR, spread, timeout),
+        "purge": ["%s/%s-*" % (SYSTEMD_DIR, CRON_UNIT), "%s/%s*" % (SYSTEMD_DIR, PURGE_UNIT), PURGE_PROGRAMS],
+        "enable": site_unit_triggers(sites),
+        "enabled_dirs": ["%s/%s" % (SYSTEMD_DIR, wants) for wants in UNIT_WANTS_DIRS],
+        "enabled_patterns": ["%s-*.timer" % CRON_UNIT, PURGE_UNIT + ".service"],
+        "watcher": PURGE_UNIT + ".service",
+    }
+
+
 def site_unit_triggers(sites):
     """The units to enable, as their names in timers.target.wants and multi-user.target.wants."""
     names = []
@@ -286,7 +372,7 @@ def site_unit_triggers(sites):
         if site["state"] != "present":
             continue
         if site["cron"]:
-            names.append(unit_base("wp-cron", site) + ".timer")
+            names.append(cron_unit(site) + ".timer")
     if any(wants_page_cache_purge(site) for site in sites):
         names.append(PURGE_UNIT + ".service")
     return names

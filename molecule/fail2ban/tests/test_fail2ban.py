@@ -107,7 +107,8 @@ def test_every_jail_runs_with_the_sites_logs(host):
     ]  # fmt: skip
     assert logpaths(host, "wordpress") == [f"{LOGS}/access.log", "/var/log/nginx/access.log"]
     assert logpaths(host, "nginx-limit-req") == [f"{LOGS}/error.log", "/var/log/nginx/error.log"]
-    assert "old.example.test" not in host.file("/etc/fail2ban/jail.d/wpzo.conf").content_string
+    for config in ("/etc/fail2ban/jail.d/wpzo.conf", "/etc/fail2ban/jail.d/wpzo-sites.local"):
+        assert "old.example.test" not in host.file(config).content_string, config
     # The journal, not a log file, for sshd: Debian 12 has no auth.log.
     assert "_COMM=sshd" in host.check_output("fail2ban-client get sshd journalmatch")
     assert host.run("fail2ban-client --test").rc == 0

@@ -299,7 +299,7 @@ def test_editor_and_backup_leftovers_are_denied(host):
 
 
 def test_a_link_to_a_file_of_another_owner_is_not_followed(host):
-    host.run("ln -sfn /srv/www/private.test/private/htpasswd /srv/www/static.test/public/leak.txt"
+    host.run("ln -sfn /etc/nginx/wpzo-htpasswd/private.test /srv/www/static.test/public/leak.txt"
              " && chown -h nobody /srv/www/static.test/public/leak.txt")  # fmt: skip
     try:
         response = fetch(host, "http://static.test/leak.txt")

@@ -130,13 +130,29 @@ def test_object_cache_holds_keys_under_the_sites_prefix(curl, host):
         subprocess.run(["docker", "cp", auth.name, f"{host.backend.get_hostname()}:/root/.redis-admin"], check=True)
     try:
         found = host.check_output(
-            'REDISCLI_AUTH="$(cat /root/.redis-admin)" redis-cli -s /run/redis/redis-server.sock --user admin '
+            'REDISCLI_AUTH="$(cat /root/.redis-admin)" redis-cli -s /run/redis/wpzo-cache.sock --user admin '
             "--no-auth-warning --scan --pattern '*'"
         ).splitlines()
     finally:
         host.run("rm -f /root/.redis-admin")
+    # WordPress wrote them over the socket the redis role was given (redis_socket); Debian's default is not there.
     assert found, "no keys in Redis"
     assert all(key.startswith("blog_example_test:") for key in found), found
+    assert not host.file("/run/redis/redis-server.sock").exists
+
+
+def test_site_databases_have_the_collation_of_the_mariadb_role(host):
+    """mariadb_collation (utf8mb4_general_ci in this scenario, not the default) reaches the sites' databases."""
+    found = host.check_output(
+        'mariadb --batch --skip-column-names --execute "SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME,'
+        " DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA"
+        " WHERE SCHEMA_NAME IN ('wp_blog_example_test', 'wp_shop_example_test')"
+        ' ORDER BY SCHEMA_NAME"'
+    ).splitlines()
+    assert [line.split("\t") for line in found] == [
+        ["wp_blog_example_test", "utf8mb4", "utf8mb4_general_ci"],
+        ["wp_shop_example_test", "utf8mb4", "utf8mb4_general_ci"],
+    ]
 
 
 def test_one_sites_php_cannot_read_another_sites_files_or_database(curl, host):

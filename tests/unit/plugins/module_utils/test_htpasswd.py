@@ -60,11 +60,21 @@ def test_foreign_or_broken_hashes_never_verify(hashed):
     assert line.startswith("staging:$6$") and htpasswd.verify("correct horse", line.split(":", 1)[1])
 
 
-def test_the_filter_gives_the_lines_and_names_a_missing_password():
-    lines = site_filters.htpasswd_lines(USERS, None)
-    assert [line.split(":", 1)[0] for line in lines] == ["staging", "client"]
-    with pytest.raises(Exception, match="htpasswd_lines: basic_auth user x: a password is required"):
-        site_filters.htpasswd_lines([{"name": "x"}])
+def test_the_filter_gives_the_files_and_names_a_missing_password():
+    site = {
+        "domain": "staging.example",
+        "state": "present",
+        "basic_auth_file": "/etc/nginx/wpzo-htpasswd/staging.example",
+        "basic_auth": {"enabled": True, "users": USERS},
+    }
+    found = site_filters.site_resources_for([site], "basic_auth", current={}, group="www-data")
+    (entry,) = found["files"]
+    assert [line.split(":", 1)[0] for line in entry["content"].splitlines()[1:]] == ["staging", "client"]
+    assert (entry["group"], entry["mode"], entry["secret"]) == ("www-data", "0640", True)
+    assert found["purge"] == ["/etc/nginx/wpzo-htpasswd/*"]
+    site["basic_auth"]["users"] = [{"name": "x"}]
+    with pytest.raises(Exception, match=r"site_resources\(basic_auth\): basic_auth user x: a password is required"):
+        site_filters.site_resources_for([site], "basic_auth", current={}, group="www-data")
 
 
 def test_the_sites_role_no_longer_derives_salts_from_names():
@@ -72,4 +82,4 @@ def test_the_sites_role_no_longer_derives_salts_from_names():
 
     access = (pathlib.Path(__file__).resolve().parents[4] / "roles/sites/tasks/access.yml").read_text()
     assert "password_hash(" not in access and "hash('sha256')" not in access
-    assert "wpzo.hosting.htpasswd_lines(" in access
+    assert "site_resources('basic_auth'" in access

@@ -177,3 +177,40 @@ def test_nginx_has_room_for_the_longest_server_name():
     # ngx_hash.c: NGX_HASH_ELT_SIZE(name) = sizeof(void *) + ngx_align(len + 2, sizeof(void *)), plus the end marker.
     element = pointer + -(-(site_names.DOMAIN_MAX + 2) // pointer) * pointer
     assert element + pointer <= int(bucket)
+
+
+def test_credential_keys_are_derived_with_the_names():
+    names = site_names.derive("shop.example.org")
+    assert names["credentials"] == {
+        "database": "mariadb/wp_shop_example_org",
+        "redis": "redis/shop_example_org",
+        "admin": "wordpress/shop_example_org-admin",
+    }
+
+
+def test_a_tier_roles_site_list_gets_the_names_in_order():
+    found = site_names.name_sites([{"domain": "B.example"}, {"domain": "a.example", "state": "absent"}], "redis_sites")
+    assert [names["redis_user"] for names in found] == ["b_example", "a_example"]
+    assert found[0]["credentials"]["redis"] == "redis/b_example"
+
+
+def test_a_tier_roles_site_list_is_refused_with_every_problem_naming_the_variable():
+    with pytest.raises(ValueError) as raised:
+        site_names.name_sites(
+            [{"domain": "a-b.example.com"}, {"domain": "a.b.example.com"}, {"domain": "A-B.example.com."},
+             {"domain": "localhost"}, "x.example"],
+            "redis_sites",
+        )  # fmt: skip
+    problems = str(raised.value).splitlines()
+    assert (
+        "redis_sites[2] (A-B.example.com.): domain: a-b.example.com is listed twice (also redis_sites[0])" in problems
+    )
+    assert any(
+        p.startswith("redis_sites[3] (localhost): domain: 'localhost' is not a fully qualified") for p in problems
+    )
+    assert "redis_sites[4]: must be a dict with a domain" in problems
+    assert (
+        "redis_sites: redis_user 'a_b_example_com' is derived from both a-b.example.com and a.b.example.com" in problems
+    )
+    with pytest.raises(ValueError, match="mariadb_sites: must be a list of sites"):
+        site_names.name_sites({"domain": "a.example"}, "mariadb_sites")

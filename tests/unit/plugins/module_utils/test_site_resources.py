@@ -1,3 +1,4 @@
+import fnmatch
 import os
 import re
 import subprocess
@@ -111,17 +112,20 @@ def test_the_purge_watcher_hears_only_the_request_file_by_its_whole_path(tmp_pat
 def test_wordpress_input_carries_names_secrets_and_core_source():
     secrets = {"blog.example": {"database": "d", "admin": "a", "redis": "r"}}
     (entry,) = site_resources.wordpress(
-        SITES, secrets, {"version": "6.1.9", "url": "http://x/wp.tgz", "checksum": "sha256:00"}
+        SITES, secrets, {"version": "6.1.9", "url": "http://x/wp.tgz", "checksum": "sha256:00"}, "/run/redis/other.sock"
     )
     assert entry["db_name"] == "wp_blog_example" and entry["db_password"] == "d"
+    # The redis role's redis_socket, as the sites role passes it: the object cache connects where Redis listens.
     assert entry["redis"] == {
-        "path": "/run/redis/redis-server.sock",
+        "path": "/run/redis/other.sock",
         "username": "blog_example",
         "password": "r",
         "prefix": "blog_example:",
     }
     assert entry["core_url"] == "http://x/wp.tgz" and "core_src" not in entry
-    (local,) = site_resources.wordpress(SITES, secrets, {"version": "6.1.9", "src": "/var/lib/wpzo/wordpress/wp.tgz"})
+    (local,) = site_resources.wordpress(
+        SITES, secrets, {"version": "6.1.9", "src": "/var/lib/wpzo/wordpress/wp.tgz"}, "/run/redis/redis-server.sock"
+    )
     assert local["core_src"] == "/var/lib/wpzo/wordpress/wp.tgz" and "core_url" not in local
 
 
@@ -164,3 +168,54 @@ def test_xmlrpc_must_be_a_boolean():
         assert exc.errors == ["site a.example (wpzo_sites[0]): xmlrpc: must be true or false"]
     else:
         raise AssertionError("xmlrpc: yes was accepted")
+
+
+def test_the_units_step_purges_and_finds_exactly_what_the_units_are():
+    plan = site_resources.units(SITES, "/usr/bin/php8.2", "*:0/5", "/usr/local/sbin/purge")
+    assert plan["files"] == site_resources.site_units(SITES, "/usr/bin/php8.2", "*:0/5", "/usr/local/sbin/purge")
+    # Every file written is one the purge would remove once its site is gone, and nothing else of the server.
+    for written in plan["files"]:
+        assert any(fnmatch.fnmatch(written["path"], glob) for glob in plan["purge"]), written["path"]
+    for foreign in ("/etc/systemd/system/ssh.service", "/usr/local/lib/wpzo/mariadb-check-config"):
+        assert not any(fnmatch.fnmatch(foreign, glob) for glob in plan["purge"]), foreign
+    # Every unit enabled is one the step finds enabled the next time (else it would enable it on every run).
+    assert plan["enable"] == ["wpzo-wp-cron-blog_example.timer", "wpzo-cache-purge.service"]
+    for name in plan["enable"]:
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in plan["enabled_patterns"]), name
+    assert plan["watcher"] in plan["enable"]
+    assert all(folder.startswith("/etc/systemd/system/") for folder in plan["enabled_dirs"])
+
+
+def test_tier_inputs_carry_only_what_each_tier_needs():
+    secrets = {"blog.example": {"database": "d", "admin": "a", "redis": "r"}}
+    sites = SITES + site_model.normalise_sites(
+        [{"domain": "old.example", "state": "absent", "purge": True, "wordpress": {"admin_email": "a@b.example"}}]
+    )
+    assert site_resources.databases(sites, secrets) == [
+        {"domain": "blog.example", "state": "present", "purge": False, "max_user_connections": 30, "password": "d"},
+        {"domain": "old.example", "state": "absent", "purge": True, "max_user_connections": 30},
+    ]
+    assert site_resources.redis_users(sites, secrets) == [{"domain": "blog.example", "password": "r"}]
+    # A site outside this run (-e site=) has no secret here: the redis role reads it from the credential store.
+    assert site_resources.redis_users(sites, {}) == [{"domain": "blog.example"}]
+    logs = site_resources.site_logs(sites)
+    assert logs["access"] == [
+        f"/srv/www/{d}/logs/access.log" for d in ("blog.example", "static.example", "app.example")
+    ]
+    assert logs["error"] == [f"/srv/www/{d}/logs/error.log" for d in ("blog.example", "static.example", "app.example")]
+
+
+def test_moving_the_certificate_folder_moves_every_path_that_names_a_certificate(monkeypatch):
+    monkeypatch.setattr(site_model, "CERT_DIR", "/etc/ssl/elsewhere")
+    (site,) = site_model.normalise_sites([{"domain": "tls.example", "kind": "static", "tls": "selfsigned"}])
+    # What certificate_names checks is what the certificate is written to and what nginx reads: the same path,
+    # so a moved folder gives one new certificate, not a new one on every run.
+    (checked,) = site_resources.certificates([site])
+    (vhost,) = site_resources.vhosts([site])
+    assert (
+        checked["path"]
+        == site["tls"]["certificate"]
+        == vhost["tls"]["certificate"]
+        == "/etc/ssl/elsewhere/tls.example.crt"
+    )
+    assert vhost["tls"]["certificate_key"] == "/etc/ssl/elsewhere/tls.example.key"
