@@ -3,7 +3,9 @@
 Every default must be documented with the same default value, and every
 documented option that is not required must have a default. Options named
 wpzo_* are the collection's shared variables (such as wpzo_sites): a role
-documents those it reads, without a default of its own.
+documents those it reads, without a default of its own. The options of the
+other entry points (tasks_from: sites) follow the same rules: one default,
+the one in defaults/main.yml.
 """
 
 import sys
@@ -19,8 +21,17 @@ def check_role(role: Path) -> list[str]:
     defaults = defaults or {}
     if not specs_file.exists():
         return [f"{role.name}: meta/argument_specs.yml is missing"]
-    options = yaml.safe_load(specs_file.read_text())["argument_specs"]["main"].get("options", {})
+    specs = yaml.safe_load(specs_file.read_text())["argument_specs"]
+    options = specs["main"].get("options", {})
     errors = []
+    for entry, spec in sorted(specs.items()):
+        for name, option in sorted((spec.get("options") or {}).items()):
+            if entry == "main" or option.get("required") or name.startswith("wpzo_"):
+                continue
+            if name not in defaults:
+                errors.append(f"{role.name}: {name} of entry point {entry} has no default in defaults/main.yml")
+            elif option.get("default") != defaults[name]:
+                errors.append(f"{role.name}: {name} default differs in entry point {entry}")
     for name in sorted(set(defaults) - set(options)):
         errors.append(f"{role.name}: {name} has a default but is not in argument_specs")
     for name, spec in sorted(options.items()):

@@ -75,7 +75,7 @@ def test_a_converge_with_the_store_emptied_refuses_and_changes_nothing(host, cur
     before = server_state(host)
     shutil.rmtree(CREDENTIALS)
     output = converge(*options)
-    # The first secret of an existing account the run reaches: the Redis administrator's, in the redis preflight.
+    # The first secret of an existing account the run reaches: the Redis administrator's, in the redis ACL step.
     assert "lacks the" in output and "redis/admin" in output, output[-3000:]
     assert "wpzo_credentials_rotate" in output and "vault password" in output, output[-3000:]
     # No secret was generated on the controller, none replaced on the server.

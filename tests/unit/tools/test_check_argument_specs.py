@@ -47,3 +47,27 @@ def test_reports_variable_without_role_prefix(tmp_path):
 def test_every_role_of_the_collection_passes():
     roles = Path(__file__).parents[3] / "roles"
     assert check_argument_specs.main(str(roles)) == 0
+
+
+def test_reports_an_entry_point_whose_default_is_not_the_roles(tmp_path):
+    role = make_role(tmp_path, {"demo_port": 22}, {"demo_port": {"type": "int", "default": 22}})
+    (role / "meta" / "argument_specs.yml").write_text(
+        yaml.safe_dump(
+            {
+                "argument_specs": {
+                    "main": {"options": {"demo_port": {"type": "int", "default": 22}}},
+                    "sites": {
+                        "options": {
+                            "demo_port": {"type": "int", "default": 2222},
+                            "demo_list": {"type": "list", "default": []},
+                            "demo_input": {"type": "list", "required": True},
+                        }
+                    },
+                }
+            }
+        )
+    )
+    assert check_argument_specs.check_role(role) == [
+        "demo: demo_list of entry point sites has no default in defaults/main.yml",
+        "demo: demo_port default differs in entry point sites",
+    ]
