@@ -1,0 +1,264 @@
+import json
+import os
+
+import pytest
+from ansible_collections.wpzo.hosting.plugins.module_utils import backup_plan as plan
+from ansible_collections.wpzo.hosting.plugins.module_utils.backup_plan import PlanError
+
+# --- retention ---------------------------------------------------------------------------------------------------
+
+
+def test_retention_args_in_restic_order_and_final_backups_kept():
+    args = plan.retention_args({"monthly": 6, "last": 3, "daily": 7, "weekly": 4})
+    assert args == [
+        "--keep-last", "3", "--keep-daily", "7", "--keep-weekly", "4", "--keep-monthly", "6",
+        "--keep-tag", "reason=final",
+    ]  # fmt: skip
+
+
+def test_retention_zero_counts_are_left_out():
+    assert plan.retention_args({"last": 2, "daily": 0})[:2] == ["--keep-last", "2"]
+    assert "--keep-daily" not in plan.retention_args({"last": 2, "daily": 0})
+
+
+@pytest.mark.parametrize(
+    "policy, message",
+    [
+        ({}, "keeps nothing"),
+        ({"last": 0, "daily": 0}, "keeps nothing"),
+        ({"last": -1}, "last must be a whole number"),
+        ({"last": "3"}, "last must be a whole number"),
+        ({"last": True}, "last must be a whole number"),
+        ({"last": 3, "forever": 1}, "unknown retention keys: forever"),
+    ],
+)
+def test_retention_refuses_policies_that_forget_everything_or_are_wrong(policy, message):
+    with pytest.raises(PlanError, match=message):
+        plan.retention_args(policy)
+
+
+# --- repositories ------------------------------------------------------------------------------------------------
+
+
+def test_repository_of_each_target_type_is_per_site():
+    s3 = {"name": "s3", "type": "s3", "endpoint": "http://10.0.0.1:5000/", "bucket": "b", "prefix": "/p/q/"}
+    assert plan.repository(s3, "example.com") == "s3:http://10.0.0.1:5000/b/p/q/example.com"
+    assert plan.repository(dict(s3, prefix=""), "example.com") == "s3:http://10.0.0.1:5000/b/example.com"
+    assert plan.repository(dict(s3, endpoint=""), "a.b") == "s3:s3.amazonaws.com/b/p/q/a.b"
+    assert plan.repository({"type": "local", "path": "/var/backups/"}, "a.b") == "/var/backups/a.b"
+    assert plan.repository({"type": "restic", "repository": "rclone:azure:c"}, "a.b") == "rclone:azure:c/a.b"
+    with pytest.raises(PlanError, match="unknown type"):
+        plan.repository({"name": "x", "type": "ftp"}, "a.b")
+
+
+def test_s3_region_is_an_option():
+    assert plan.restic_options({"type": "s3", "region": "eu-west-1"}) == ["-o", "s3.region=eu-west-1"]
+    assert plan.restic_options({"type": "local"}) == []
+
+
+# --- the dump stream ---------------------------------------------------------------------------------------------
+
+DUMP = b"""-- MariaDB dump 10.19  Distrib 10.11.6-MariaDB
+--
+-- CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000003', MASTER_LOG_POS=1234;
+DROP TABLE IF EXISTS `wp_posts`;
+CREATE TABLE `wp_posts` (
+  `ID` bigint(20) unsigned NOT NULL AUTO_INCREMENT
+);
+INSERT INTO `wp_posts` VALUES (1,'a),(b'),(2,'it\\'s),(x'),(3,0x2C28);
+INSERT INTO `wp_posts` VALUES (4,'d');
+INSERT INTO `wp_options` VALUES
+(1,'siteurl','http://a.test','yes'),
+(2,'note','ends like a statement);','yes'),
+(3,'x','(','no');
+CREATE TABLE `wp_empty` (
+  `a` int
+);
+CREATE TABLE `odd``name` (
+  `a` int
+);
+INSERT INTO `odd``name` VALUES (1);
+-- SET GLOBAL gtid_slave_pos='0-1-42';
+-- Dump completed on 2026-12-01 17:00:00
+"""
+
+
+def inspect(text):
+    inspector = plan.DumpInspector()
+    for line in text.splitlines(keepends=True):
+        inspector.feed(line)
+    return inspector.result()
+
+
+def test_dump_inspector_counts_rows_whatever_the_strings_hold():
+    result = inspect(DUMP)
+    assert result["rows"] == {"odd`name": 1, "wp_empty": 0, "wp_options": 3, "wp_posts": 4}
+    assert (result["binlog_file"], result["binlog_position"], result["gtid"]) == ("mysql-bin.000003", 1234, "0-1-42")
+    assert result["completed"] is True
+    assert result["bytes"] == len(DUMP)
+    assert plan.dump_problems(result, 0) == []
+
+
+def test_a_dump_cut_short_or_failed_is_refused():
+    cut = inspect(DUMP[: DUMP.index(b"-- SET GLOBAL")])
+    assert cut["completed"] is False
+    assert plan.dump_problems(cut, 0) == ["the dump ended before its completion trailer (%d bytes read)" % cut["bytes"]]
+    assert plan.dump_problems(inspect(DUMP), -9) == ["mariadb-dump exited with -9"]
+
+
+def test_wordpress_version():
+    assert plan.wordpress_version("<?php\n$wp_version = '6.1.9';\n$wp_db_version = 53496;\n") == "6.1.9"
+    assert plan.wordpress_version("<?php\n") is None
+
+
+# --- manifest checks ---------------------------------------------------------------------------------------------
+
+
+def test_manifest_read_back_must_equal_what_was_written():
+    written = {"run": "r1", "database": {"rows": {"wp_posts": 4}}}
+    assert plan.manifest_problems(written, json.loads(json.dumps(written))) == []
+    assert plan.manifest_problems(written, None) == ["the manifest is missing from the snapshot"]
+    problems = plan.manifest_problems(written, {"run": "r2", "database": {"rows": {"wp_posts": 4}}})
+    assert problems == ["manifest run: wrote 'r1', read back 'r2'"]
+
+
+def test_row_counts_compared_table_by_table():
+    assert plan.row_count_problems({"a": 1, "b": 0}, {"a": 1, "b": 0}) == []
+    assert plan.row_count_problems({"a": 1, "b": 2}, {"a": 3, "c": 0}) == [
+        "table a has 3 rows, the manifest says 1",
+        "table b is missing (2 rows expected)",
+        "table c is not in the manifest (0 rows)",
+    ]
+
+
+# --- which run a restore takes -------------------------------------------------------------------------------------
+
+
+def snapshot(id_, run, part, reason="scheduled", time="2026-12-01T02:00:00Z"):
+    return {
+        "id": id_ * 8,
+        "short_id": id_ * 4,
+        "time": time,
+        "tags": ["run=" + run, "part=" + part, "reason=" + reason],
+    }
+
+
+SNAPSHOTS = [
+    snapshot("a", "r1", "db", time="2026-11-30T02:00:00Z"),
+    snapshot("b", "r1", "files", time="2026-11-30T02:00:05Z"),
+    snapshot("c", "r2", "db", time="2026-12-01T02:00:00Z"),
+    snapshot("d", "r2", "files", time="2026-12-01T02:00:05Z"),
+    snapshot("e", "r3", "db", reason="safety", time="2026-12-01T09:00:00Z"),
+    snapshot("f", "r3", "files", reason="safety", time="2026-12-01T09:00:05Z"),
+    snapshot("g", "r4", "files", time="2026-12-01T10:00:00Z"),  # a run whose dump failed: no db part
+]
+
+
+def test_latest_is_the_newest_run_with_the_parts_never_a_safety_backup():
+    assert plan.select_run(SNAPSHOTS, "latest", ["db", "files"])["run"] == "r2"
+    assert plan.select_run(SNAPSHOTS, "latest", ["files"])["run"] == "r4"
+
+
+def test_a_snapshot_id_of_either_part_selects_its_run():
+    assert plan.select_run(SNAPSHOTS, "aaaa", ["db", "files"])["run"] == "r1"
+    assert plan.select_run(SNAPSHOTS, "bbbbbbbb", ["db", "files"])["run"] == "r1"
+    assert plan.select_run(SNAPSHOTS, "ffff", ["db"])["run"] == "r3"  # named explicitly, a safety backup restores
+    with pytest.raises(PlanError, match="no backup of this site with the snapshot gggg holds its db"):
+        plan.select_run(SNAPSHOTS, "gggg", ["db"])
+    with pytest.raises(PlanError, match="no backup holds"):
+        plan.select_run([], "latest", ["db"])
+
+
+# --- binlog window -------------------------------------------------------------------------------------------------
+
+BINLOGS = [
+    {"name": "mysql-bin.000001", "first_event_time": 100},
+    {"name": "mysql-bin.000002", "first_event_time": 200},
+    {"name": "mysql-bin.000003", "first_event_time": 300},
+    {"name": "mysql-bin.000004", "first_event_time": 400},
+]
+
+
+def test_binlog_window_starts_at_the_dump_position_and_ends_with_the_log_holding_the_time():
+    assert plan.binlog_window(BINLOGS, "mysql-bin.000002", 1234, 350) == [
+        {"name": "mysql-bin.000002", "start_position": 1234},
+        {"name": "mysql-bin.000003", "start_position": None},
+    ]
+    assert plan.binlog_window(BINLOGS, "mysql-bin.000004", 7, 10_000) == [
+        {"name": "mysql-bin.000004", "start_position": 7}
+    ]
+    # A time inside the dump's own log needs that log only.
+    assert plan.binlog_window(BINLOGS, "mysql-bin.000002", 1234, 250) == [
+        {"name": "mysql-bin.000002", "start_position": 1234}
+    ]
+
+
+def test_binlog_window_refuses_a_dump_whose_log_was_not_shipped():
+    with pytest.raises(PlanError, match=r"mysql-bin\.000009 of the dump is not among the shipped logs"):
+        plan.binlog_window(BINLOGS, "mysql-bin.000009", 4, 500)
+
+
+# --- status and metrics ----------------------------------------------------------------------------------------------
+
+
+def test_a_failure_keeps_the_last_success_and_says_why():
+    ok = plan.new_status({}, 100.0, 112.5, added_bytes=2048, snapshots=["s1", "s2"])
+    assert ok == {
+        "last_attempt": 100.0, "last_duration": 12.5, "failed": False, "last_success": 112.5,
+        "last_added_bytes": 2048, "snapshots": ["s1", "s2"],
+    }  # fmt: skip
+    failed = plan.new_status(ok, 200.0, 230.0, error="restic backup on offsite timed out after 30 s")
+    assert failed["failed"] is True
+    assert failed["last_success"] == 112.5
+    assert failed["last_error"] == "restic backup on offsite timed out after 30 s"
+    assert (failed["last_attempt"], failed["last_failure"]) == (200.0, 230.0)
+    again = plan.new_status(failed, 300.0, 301.0, added_bytes=0)
+    assert "last_error" not in again
+    assert again["failed"] is False
+
+
+def test_metrics_per_site_in_the_textfile_format():
+    text = plan.render_metrics(
+        {
+            "b.example": {"last_success": 10, "last_attempt": 20, "last_duration": 1.5, "failed": True},
+            'a"x': {"last_success": 5, "last_attempt": 5, "last_duration": 2, "last_added_bytes": 7, "failed": False},
+        }
+    )
+    lines = text.splitlines()
+    assert "# TYPE wpzo_backup_last_success_timestamp_seconds gauge" in lines
+    assert 'wpzo_backup_last_success_timestamp_seconds{site="b.example"} 10' in lines
+    assert 'wpzo_backup_last_failed{site="b.example"} 1' in lines
+    assert 'wpzo_backup_last_failed{site="a\\"x"} 0' in lines
+    assert 'wpzo_backup_last_added_bytes{site="b.example"} 0' in lines
+    assert 'wpzo_backup_last_duration_seconds{site="a\\"x"} 2' in lines
+    assert text.endswith("\n")
+    names = {line.split("{")[0] for line in lines if not line.startswith("#")}
+    assert names == {plan.METRIC_PREFIX + name for name, _help in plan.METRICS}
+
+
+def test_write_atomic_replaces_in_one_rename_and_leaves_nothing_behind(tmp_path):
+    target = tmp_path / "wpzo_backup.prom"
+    target.write_text("old\n")
+    plan.write_atomic(str(target), "new\n", 0o600)
+    assert target.read_text() == "new\n"
+    assert oct(os.stat(target).st_mode & 0o777) == "0o600"
+    assert sorted(os.listdir(tmp_path)) == ["wpzo_backup.prom"]
+
+
+def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "status.json"
+    target.write_text("old\n")
+
+    class Unwritable:
+        def __str__(self):
+            raise RuntimeError("cannot render")
+
+    with pytest.raises(TypeError):
+        plan.write_atomic(str(target), Unwritable())
+    assert target.read_text() == "old\n"
+    assert sorted(os.listdir(tmp_path)) == ["status.json"]
+
+
+def test_sql_quoting():
+    assert plan.sql_identifier("odd`name") == "`odd``name`"
+    assert plan.sql_literal("it's \\ here") == "'it\\'s \\\\ here'"
