@@ -564,7 +564,8 @@ def _install_steps(site, state, plan, ctx):
             return ["install"], [_install_diff(site)]
 
         return [Step([], [], run)], True
-    if not plan.core and _db_settings_unchanged(site, state):  # WordPress can be asked, read only
+    if not plan.core and _db_settings_unchanged(site, state) and ctx.programs.installed(INSTALL_PHP):
+        # WordPress can be asked, read only
         result = run_php(ctx, site, INSTALL_PHP, _install_input(site, False), "the install check")
         return ([] if result.get("installed_before") else [Step(["install"], [_install_diff(site)], None)]), True
     if plan.core or not (state.marker or {}).get("fingerprint"):
@@ -582,7 +583,7 @@ def _activation_steps(site, plan, ctx, installed, extracting):
             return (["activation"], [_activation_diff(site, activated)]) if activated else ([], [])
 
         return [Step([], [], run)]
-    if installed and not extracting:  # WordPress can be asked, read only
+    if installed and not extracting and ctx.programs.installed(ACTIVATE_PHP):  # WordPress can be asked, read only
         activated = _activate(ctx, site, dry_run=True)
     else:
         plugins, theme = activation_list(site)

@@ -62,10 +62,13 @@ class Programs:
             self.texts[name] = None if data is None else data.decode("utf-8")
         return self.texts[name]
 
+    def installed(self, name):
+        return os.path.isfile(self.path(name))
+
     def required(self, name):
         """The path of a program the module runs; SiteError when it is not installed."""
         path = self.path(name)
-        if not os.path.isfile(path):
+        if not self.installed(name):
             raise SiteError("%s is missing: the sites role installs it (programs_dir)" % path)
         return path
 

@@ -998,3 +998,20 @@ def test_a_drop_in_without_the_marker_is_refused(tmp_path):
     (tmp_path / "wpzo-cache-purge.php").write_text("<?php // someone else's\n")
     with pytest.raises(SiteError, match="lacks the module's marker"):
         programs.Programs(str(tmp_path)).drop_ins({"redis": None})
+
+
+def test_check_mode_on_a_server_whose_programs_are_not_installed_yet_predicts_instead_of_asking(env, tmp_path):
+    """A server converged before the programs were files: check mode must not fail, nor run what is missing."""
+    site = env.site()
+    reconcile([site], env.ctx())
+    os.unlink(str(env.tmp / "cache" / "installed" / "a.example"))
+    env.runner.calls.clear()
+    partial = tmp_path / "drop-ins-only"
+    partial.mkdir()
+    for name in ("wpzo-cache-purge.php",):
+        shutil.copy(str(PROGRAMS / name), str(partial / name))
+    result = reconcile([site], env.ctx(check_mode=True, programs_dir=str(partial)))
+    assert "failed" not in result
+    # WordPress cannot be asked without install.php: without its marker the site is predicted as installed anew
+    assert result["sites"]["a.example"]["changed"] == ["install"]
+    assert env.runner.calls == []
