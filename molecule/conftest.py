@@ -5,9 +5,14 @@ would (over the network, by its address on the scenario's Docker network) and
 use a throwaway probe container as a second machine on that network.
 """
 
+import json
 import os
+import re
 import subprocess
 import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +21,9 @@ import pytest
 sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", ""), "tests"))
 
 IMAGE = os.environ.get("WPZO_TEST_IMAGE", "wpzo/debian12-systemd:latest")
-NETWORK = "wpzo-net-" + os.environ.get("MOLECULE_SCENARIO_NAME", "default")
+SCENARIO = os.environ.get("MOLECULE_SCENARIO_NAME", "default")
+NETWORK = "wpzo-net-" + SCENARIO
+CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 def docker(*args, check=True, timeout=60):
@@ -76,3 +83,124 @@ def probe(instance_name):
     docker("run", "-d", "--name", name, "--network", NETWORK, IMAGE, "sleep", "infinity")
     yield Probe(name)
     docker("rm", "-f", name, check=False)
+
+
+# --- ansible-playbook, as Molecule runs it --------------------------------------------------------------------
+
+
+@dataclass
+class PlaybookRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def said(self):
+        """What the run printed, white space folded: the YAML callback wraps long messages across lines."""
+        return " ".join((self.stdout + self.stderr).split())
+
+    @property
+    def tail(self):
+        """The end of the output, for an assertion's message."""
+        return self.stdout[-3000:] + self.stderr[-2000:]
+
+    @property
+    def recap(self):
+        """The instance's counters in the last PLAY RECAP: {"ok": 12, "changed": 0, "failed": 0, ...}."""
+        lines = [line for line in self.stdout.splitlines() if re.match(rf"^wpzo-{re.escape(SCENARIO)}\s+:", line)]
+        assert lines, self.tail
+        return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", lines[-1])}
+
+    @property
+    def changed_tasks(self):
+        """What each task that reported a change printed (its diff with --diff), for an assertion's message."""
+        blocks = re.split(r"(?m)^(?=TASK \[|RUNNING HANDLER \[|PLAY RECAP)", self.stdout)
+        return [block[:1500] for block in blocks if re.search(r"(?m)^changed: ", block)]
+
+
+def run_playbook(playbook=None, *options, extra_vars=None, succeed=True, timeout=900):
+    """ansible-playbook on the scenario's inventory, in the environment Molecule gives the verifier.
+
+    ``playbook``: a path relative to the checkout (``playbooks/sites.yml``), by default the scenario's converge.yml;
+    ``extra_vars``: a dict passed as an extra-vars file (never on the command line: it may hold keys); ``succeed``:
+    assert the run succeeded.
+    """
+    path = CHECKOUT / playbook if playbook else Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"
+    inventory = str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as extra:
+        json.dump(extra_vars or {}, extra)
+        extra.flush()
+        completed = subprocess.run(
+            [str(Path(sys.executable).parent / "ansible-playbook"), "-i", inventory, str(path),
+             "-e", f"@{extra.name}", *options],
+            capture_output=True, text=True, check=False, timeout=timeout,
+            env=dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1"),
+        )  # fmt: skip
+    run = PlaybookRun(completed.returncode, completed.stdout, completed.stderr)
+    if succeed:
+        assert run.returncode == 0, run.tail
+    return run
+
+
+@pytest.fixture(scope="session")
+def ansible_playbook():
+    """``run_playbook``: ``ansible_playbook()`` converges as Molecule does, ``ansible_playbook("playbooks/x.yml",
+    "-e", "site=a", extra_vars={...}, succeed=False)`` runs another playbook; a PlaybookRun."""
+    return run_playbook
+
+
+# --- a --check --diff run on the converged server -----------------------------------------------------------
+
+# Every folder a role writes to. Listed with metadata only (never content, which holds secrets): a write, even of
+# the same bytes, a chmod or a file created and removed again changes a time stamp here.
+SERVER_FOLDERS = ("/etc", "/srv", "/var/lib/wpzo", "/usr/local")
+# What changes without any run: the sites' access and error logs.
+SERVER_NOISE = ("/srv/www/*/logs",)
+
+
+def server_listing(host):
+    """``{path: "type mode owner size mtime ctime"}`` of every entry in SERVER_FOLDERS on the instance."""
+    prune = " -o ".join(f"-path '{pattern}'" for pattern in SERVER_NOISE)
+    folders = " ".join(folder for folder in SERVER_FOLDERS if host.file(folder).exists)
+    result = host.run(f"find {folders} -xdev \\( {prune} \\) -prune -o -printf '%p\\t%y %m %U:%G %s %T@ %C@\\n'")
+    assert result.rc == 0, result.stderr
+    return dict(line.split("\t", 1) for line in result.stdout.splitlines())
+
+
+def controller_listing():
+    """The same for the scenario's files on the controller: its credential store, keys and certificates."""
+    listing = {}
+    for path in sorted(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]).rglob("*")):
+        stat = path.lstat()
+        listing[str(path)] = f"{stat.st_mode:o} {stat.st_size} {stat.st_mtime_ns} {stat.st_ctime_ns}"
+    return listing
+
+
+def changes(before, after):
+    """The entries added, removed or altered, each with its metadata before and after."""
+    return {path: (before.get(path), after.get(path)) for path in sorted(before.keys() | after.keys())
+            if before.get(path) != after.get(path)}  # fmt: skip
+
+
+@dataclass
+class CheckRun:
+    run: PlaybookRun
+    server_changes: dict
+    controller_changes: dict
+
+    def assert_changed_nothing(self):
+        """What README.md promises of ``--check --diff`` on a converged server: it reports no change, and writes
+        nothing on the server nor on the controller (its credential store, keys, certificates)."""
+        assert self.run.recap["changed"] == 0, "\n".join(self.run.changed_tasks)
+        assert self.run.recap["failed"] == 0, self.run.tail
+        assert self.server_changes == {}
+        assert self.controller_changes == {}
+
+
+@pytest.fixture(scope="module")
+def check_run(host, ansible_playbook):
+    """The scenario's converge playbook run with ``--check --diff`` on the converged server, and what changed on
+    the server and on the controller while it ran (both must be nothing)."""
+    server, controller = server_listing(host), controller_listing()
+    run = ansible_playbook(None, "--check", "--diff")
+    return CheckRun(run, changes(server, server_listing(host)), changes(controller, controller_listing()))

@@ -30,6 +30,10 @@ def sshd_settings(host):
     return settings
 
 
+def test_a_check_diff_run_on_the_converged_server_changes_nothing(check_run):
+    check_run.assert_changed_nothing()
+
+
 def test_sshd_effective_settings_are_hardened(sshd_settings):
     assert sshd_settings["passwordauthentication"] == "no"
     assert sshd_settings["kbdinteractiveauthentication"] == "no"

@@ -78,6 +78,10 @@ def as_site(instance_name, host):
         host.run("rm -f %s", path)
 
 
+def test_a_check_diff_run_on_the_converged_server_changes_nothing(check_run):
+    check_run.assert_changed_nothing()
+
+
 # --- secure installation ---------------------------------------------------------------------------------
 def test_root_cannot_log_in_over_tcp(host):
     for extra in ("", "--password=prepare-root-password"):

@@ -5,14 +5,9 @@ refused), with SCRIPT_FILENAME pointing at the probe script converge.yml put int
 """
 
 import json
-import os
-import re
 import shlex
-import subprocess
-import sys
 import time
 import urllib.parse
-from pathlib import Path
 
 import pytest
 
@@ -63,6 +58,10 @@ def pool_processes(host, pool):
     """Number of worker processes of ``pool`` (their title is "php-fpm: pool <name>")."""
     titles = host.run("ps -eo args=").stdout.splitlines()
     return sum(1 for title in titles if title.strip() == f"php-fpm: pool {pool}")
+
+
+def test_a_check_diff_run_on_the_converged_server_changes_nothing(check_run):
+    check_run.assert_changed_nothing()
 
 
 def test_php_fpm_and_extensions_are_installed(host):
@@ -280,23 +279,7 @@ def test_php_ini_check_accepts_the_drop_ins_and_rejects_mistakes(host):
 # The state such a run leaves is made by hand, faithfully: the pool files on disk are exactly what converge.yml
 # writes (so converge sees nothing to write and notifies nothing), but the running master has not loaded them.
 # Then converge.yml runs again, and every site must answer through its socket. Last in this file: it converges.
-INVENTORY = str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
-CONVERGE = str(Path(__file__).parents[1] / "converge.yml")
-ANSIBLE_BIN = Path(sys.executable).parent
 PID_FILE = f"/run/php/php{PHP}-fpm.pid"
-
-
-def converge():
-    """Run converge.yml as `molecule converge` does; returns the recap's counters."""
-    result = subprocess.run(
-        [str(ANSIBLE_BIN / "ansible-playbook"), "-i", INVENTORY, CONVERGE],
-        capture_output=True, text=True, check=False, timeout=900,
-        env=dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1"),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    recap = re.search(r"wpzo-php_fpm\s+:\s+ok=(\d+)\s+changed=(\d+)", result.stdout)
-    assert recap, result.stdout[-3000:]
-    return {"changed": int(recap.group(2)), "stdout": result.stdout}
 
 
 def reload_and_wait(host):
@@ -316,7 +299,7 @@ def write_as_the_module_does(host, path, content_file):
                       f"mv {POOL_DIR}/.wpzo-killed {path}")  # fmt: skip
 
 
-def test_a_killed_run_leaves_nothing_a_second_converge_does_not_repair(host):
+def test_a_killed_run_leaves_nothing_a_second_converge_does_not_repair(host, ansible_playbook):
     added, updated = "site_b", "site_c"
     for site in (added, updated):
         host.check_output(f"cp -p {POOL_DIR}/{site}.conf /root/{site}.conf.desired")
@@ -340,9 +323,9 @@ def test_a_killed_run_leaves_nothing_a_second_converge_does_not_repair(host):
     assert probe(host, updated, ini=["memory_limit"])["ini"] == {"memory_limit": "128M"}
 
     # The recovery run writes nothing, but reads from the server that php-fpm must reload.
-    recovery = converge()
-    assert recovery["changed"] >= 1
-    assert "RUNNING HANDLER [wpzo.hosting.php_fpm : Reload php-fpm]" in recovery["stdout"]
+    recovery = ansible_playbook()
+    assert recovery.recap["changed"] >= 1
+    assert "RUNNING HANDLER [wpzo.hosting.php_fpm : Reload php-fpm]" in recovery.stdout
     for _attempt in range(50):
         if host.file(socket(added)).is_socket:
             break
@@ -355,7 +338,7 @@ def test_a_killed_run_leaves_nothing_a_second_converge_does_not_repair(host):
     assert not host.file(f"{POOL_DIR}/.wpzo-stray").exists
 
     # And the run after that has nothing to do.
-    assert converge()["changed"] == 0
+    assert ansible_playbook().recap["changed"] == 0
     host.run(f"rm -f /root/{added}.conf.desired /root/{updated}.conf.desired /root/{updated}.conf.old")
 
 

@@ -43,6 +43,10 @@ def admin(host, *command):
     return redis(host, "admin", *command)
 
 
+def test_a_check_diff_run_on_the_converged_server_changes_nothing(check_run):
+    check_run.assert_changed_nothing()
+
+
 def test_site_user_reads_and_writes_its_own_keys(host):
     assert redis(host, ALPHA, "SET", ALPHA + ":greeting", "hello") == "OK"
     assert redis(host, ALPHA, "GET", ALPHA + ":greeting") == "hello"
