@@ -112,10 +112,15 @@ class PlaybookRun:
         return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", lines[-1])}
 
     @property
-    def changed_tasks(self):
-        """What each task that reported a change printed (its diff with --diff), for an assertion's message."""
+    def changed_blocks(self):
+        """What each task or handler that reported a change printed (its diff with --diff)."""
         blocks = re.split(r"(?m)^(?=TASK \[|RUNNING HANDLER \[|PLAY RECAP)", self.stdout)
-        return [block[:1500] for block in blocks if re.search(r"(?m)^changed: ", block)]
+        return [block for block in blocks if re.search(r"(?m)^changed: ", block)]
+
+    @property
+    def changed_tasks(self):
+        """The headers of the tasks and handlers that reported a change ("TASK [role : name]")."""
+        return [block.splitlines()[0].rstrip("* ") for block in self.changed_blocks]
 
 
 def run_playbook(playbook=None, *options, extra_vars=None, succeed=True, timeout=900):
@@ -191,7 +196,7 @@ class CheckRun:
     def assert_changed_nothing(self):
         """What README.md promises of ``--check --diff`` on a converged server: it reports no change, and writes
         nothing on the server nor on the controller (its credential store, keys, certificates)."""
-        assert self.run.recap["changed"] == 0, "\n".join(self.run.changed_tasks)
+        assert self.run.recap["changed"] == 0, "\n".join(block[:1500] for block in self.run.changed_blocks)
         assert self.run.recap["failed"] == 0, self.run.tail
         assert self.server_changes == {}
         assert self.controller_changes == {}

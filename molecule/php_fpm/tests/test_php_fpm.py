@@ -349,25 +349,14 @@ POOL_TASK = "TASK [wpzo.hosting.php_fpm : Manage the role's pools in one call, c
 RELOAD_CHECK = "TASK [wpzo.hosting.php_fpm : Reload PHP-FPM if it has not loaded its configuration"
 
 
-def changed_tasks(stdout):
-    """The names of the tasks (and handlers) a run reported changed."""
-    names, current = [], None
-    for line in stdout.splitlines():
-        if line.startswith(("TASK [", "RUNNING HANDLER [")):
-            current = line.rstrip("* ")
-        elif line.startswith("changed: ") and current:
-            names.append(current)
-    return names
-
-
-def test_a_pool_file_whose_mode_and_owner_were_changed_by_hand_is_put_back(host):
+def test_a_pool_file_whose_mode_and_owner_were_changed_by_hand_is_put_back(host, ansible_playbook):
     path = f"{POOL_DIR}/site_b.conf"  # site_b's pool holds an env value: it must not stay world-readable
     content = host.file(path).content
     host.check_output(f"chmod 0644 {path} && chown site_b:site_b {path}")
     assert host.file(path).mode == 0o644 and host.file(path).user == "site_b"
 
-    repair = converge()
-    tasks = [name for name in changed_tasks(repair["stdout"]) if name.startswith("TASK [")]
+    repair = ansible_playbook()
+    tasks = [name for name in repair.changed_tasks if name.startswith("TASK [")]
     assert [name for name in tasks if name.startswith(POOL_TASK)], tasks
     assert all(name.startswith((POOL_TASK, RELOAD_CHECK)) for name in tasks), tasks
     pool_file = host.file(path)
@@ -375,4 +364,4 @@ def test_a_pool_file_whose_mode_and_owner_were_changed_by_hand_is_put_back(host)
     assert pool_file.content == content
     assert probe(host, "site_b")["user"] == "site_b"
 
-    assert converge()["changed"] == 0
+    assert ansible_playbook().recap["changed"] == 0
