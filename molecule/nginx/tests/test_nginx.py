@@ -62,10 +62,6 @@ def probe_http(probe, address, host_header, path="/", headers=None):
     return probe.run("python3", "-c", script, address, host_header, path, json.dumps(headers or {})).stdout.strip()
 
 
-def test_a_check_diff_run_on_the_converged_server_changes_nothing(check_run):
-    check_run.assert_changed_nothing()
-
-
 # --- the configuration ------------------------------------------------------------------------
 
 
