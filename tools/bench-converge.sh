@@ -2,7 +2,8 @@
 # make bench-converge: the whole-server run, timed. playbooks/site.yml with the demo inventory (inventories/demo,
 # the WordPress archive make demo installs) on a fresh container of the test image named wpzo-bench-converge
 # (the machine's cores and memory), twice: the first provisioning, then a run with nothing to change. Prints both
-# times, the tasks each ran, and the slowest tasks and roles of each (ansible.posix.profile_tasks, profile_roles;
+# times, the tasks each ran, the round trips to the server (each `docker exec` the connection makes: one per module
+# call with pipelining, a figure the machine's load does not change), and the slowest tasks and roles of each (ansible.posix.profile_tasks, profile_roles;
 # whole profiles in build/bench-converge/*.log). Exits non-zero only when it could not run.
 # WPZO_BENCH_KEEP=1 leaves the container running, to profile a run again:
 #   tools/bench-converge.sh nochange    (one more no-change run on the kept container)
@@ -18,11 +19,23 @@ version="$(tools/wordpress-archive.sh "$archive" | sed -n 's/^version=//p')"
 export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks,ansible.posix.profile_roles
 export PROFILE_TASKS_TASK_OUTPUT_LIMIT=all PROFILE_TASKS_SORT_ORDER=descending
 
+# The docker connection runs the docker CLI once per round trip: a wrapper first on PATH counts them.
+real_docker="$(command -v docker)"
+mkdir -p "$work/bin"
+cat > "$work/bin/docker" <<SH
+#!/bin/sh
+[ "\$1" = exec ] && echo >> "\${WPZO_BENCH_CALLS:-/dev/null}"
+exec $real_docker "\$@"
+SH
+chmod +x "$work/bin/docker"
+
 run() { # label: one site.yml run; prints its seconds
   local label="$1" start end
   start=$(date +%s.%N)
+  : > "$work/$label.calls"
   # The demo inventory, pointed at this container, with its own credential store (the demo's stays untouched).
-  ansible-playbook -i inventories/demo playbooks/site.yml -e "ansible_host=$container" \
+  PATH="$work/bin:$PATH" WPZO_BENCH_CALLS="$work/$label.calls" \
+    ansible-playbook -i inventories/demo playbooks/site.yml -e "ansible_host=$container" \
     -e "wpzo_credentials_dir=$work/credentials" \
     -e "sites_wordpress_version=$version" -e "sites_wordpress_src=$archive" > "$work/$label.log" 2>&1 \
     || { echo "bench-converge: the $label run failed, see $work/$label.log" >&2; tail -30 "$work/$label.log" >&2
@@ -57,7 +70,7 @@ grep -q 'changed=0 ' "$work/nochange.log" || echo "bench-converge: warning: the 
 
 printf '\n%s\n' "bench-converge (playbooks/site.yml, inventories/demo; $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg))"
 for label in "${labels[@]}"; do
-  printf '%-22s %7s s   %s\n' "$label" "${seconds[$label]}" "$(recap "$label")"
+  printf '%-10s %7s s %5s round trips   %s\n' "$label" "${seconds[$label]}" "$(wc -l < "$work/$label.calls")" "$(recap "$label")"
 done
 for label in "${labels[@]}"; do
   echo
