@@ -400,22 +400,6 @@ def test_real_ip_behind_a_trusted_load_balancer(host, probe, instance_ip):
 # Last in this file: it converges again. The state such a run leaves is made by hand, faithfully: the vhost on
 # disk is exactly what converge.yml writes (so converge sees nothing to write and notifies nothing), but the
 # running nginx has not loaded it.
-def test_a_broken_value_is_refused_by_nginx_before_it_goes_live(host, ansible_playbook):
-    """Every file of the role is a candidate checked with nginx -t on a copy of the tree: the run fails with
-    nginx's message, and the live files and the running nginx keep the old configuration."""
-    limits = "/etc/nginx/wpzo/globals/http-limits.conf"
-    live = host.file(limits).content_string
-    refused = ansible_playbook(None, "-e", "nginx_client_max_body_size=ten", succeed=False)
-    assert refused.returncode != 0
-    output = " ".join(refused.stdout.split())  # the YAML callback wraps long messages
-    assert "client_max_body_size" in output and "directive invalid value" in output, refused.stdout[-3000:]
-    assert host.file(limits).content_string == live
-    # neither a scratch copy of the tree nor a staged candidate is left
-    leftovers = host.run("ls -a /run /etc/nginx/wpzo/globals | grep -c -e '^wpzo-validate-' -e '^[.]wpzo-'")
-    assert leftovers.stdout.strip() == "0"
-    assert fetch(host, "http://static.test/").status == 200
-
-
 def test_a_vhost_a_killed_run_wrote_is_served_after_the_next_converge(host, ansible_playbook):
     vhost = "/etc/nginx/wpzo/sites/redirect.test.conf"
     host.check_output(f"cp -p {vhost} /root/redirect.test.conf.desired && rm {vhost}")
