@@ -80,7 +80,10 @@ docker rm -f "$builder" >/dev/null 2>&1 || true
 mapfile -t packages < <(grep -Ev '^\s*(#|$)' "$packages_file")
 # The daemons a role enables and starts itself once it has configured them: a container of the image boots with
 # none of them running, as a fresh server would before the role, and each role still enables its own.
-daemons="ssh.service nginx.service php8.2-fpm.service mariadb.service redis-server.service fail2ban.service systemd-timesyncd.service"
+daemons="ssh.service nginx.service php8.2-fpm.service mariadb.service redis-server.service fail2ban.service systemd-timesyncd.service
+  prometheus.service prometheus-alertmanager.service prometheus-blackbox-exporter.service prometheus-node-exporter.service
+  prometheus-process-exporter.service prometheus-nginx-exporter.service prometheus-mysqld-exporter.service
+  prometheus-redis-exporter.service"
 docker run --name "$builder" -e DEBIAN_FRONTEND=noninteractive "$base" bash -euc '
   daemons="$1"; shift
   rm -f /etc/apt/apt.conf.d/docker-clean
