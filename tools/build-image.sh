@@ -87,6 +87,8 @@ daemons="ssh.service nginx.service php8.2-fpm.service mariadb.service redis-serv
 docker run --name "$builder" -e DEBIAN_FRONTEND=noninteractive "$base" bash -euc '
   daemons="$1"; shift
   rm -f /etc/apt/apt.conf.d/docker-clean
+  # A download that fails for a moment (the mirror, or its name server through Docker'"'"'s DNS) is tried again.
+  echo "Acquire::Retries \"5\";" > /etc/apt/apt.conf.d/80wpzo-retries
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends systemd systemd-sysv dbus python3 python3-apt sudo \
     iproute2 procps ca-certificates >/dev/null
