@@ -7,6 +7,7 @@ there (so TLS gets the right SNI), and from the probe container where the networ
 import json
 import re
 import shlex
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -84,12 +85,15 @@ def test_globals_are_split_into_snippets_and_tuned(host):
 
 
 def test_open_file_limit_of_master_and_workers(host):
-    master = host.check_output("cat /run/nginx.pid")
-    workers = host.check_output(f"pgrep -P {master}").split()
-    assert workers
-    for pid in [master, *workers]:
-        limits = host.check_output(f"grep 'Max open files' /proc/{pid}/limits").split()
-        assert limits[3:5] == ["16384", "16384"], (pid, limits)
+    # Read in one go on the server, again if a worker was replaced meanwhile (a reload of an earlier step).
+    script = 'm=$(cat /run/nginx.pid); for p in $m $(pgrep -P "$m"); do grep "Max open" /proc/$p/limits || exit 3; done'
+    deadline = time.monotonic() + 20
+    while (result := host.run(script)).rc != 0 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert result.rc == 0, result.stderr
+    limits = [line.split()[3:5] for line in result.stdout.splitlines()]
+    assert len(limits) >= 2, "no worker"
+    assert all(limit == ["16384", "16384"] for limit in limits), limits
 
 
 # --- unknown names ----------------------------------------------------------------------------
