@@ -250,7 +250,14 @@ def test_aclfile_holds_hashes_of_the_stored_passwords_only(host):
 
 
 def test_running_users_are_the_files(host):
-    assert sorted(admin(host, "ACL", "USERS").splitlines()) == sorted(["admin", "default", ALPHA, BETA])
+    # prometheus: the metrics exporter's user (redis_monitoring_user), on by default.
+    assert sorted(admin(host, "ACL", "USERS").splitlines()) == sorted(["admin", "default", "prometheus", ALPHA, BETA])
+
+
+def test_monitoring_user_reads_no_key_and_runs_no_command_it_does_not_need(host):
+    rules = next(line for line in admin(host, "ACL", "LIST").splitlines() if line.startswith("user prometheus "))
+    assert "~" not in rules and "+@all" not in rules, rules
+    assert " -@all " in rules, rules
 
 
 def test_removed_site_has_no_user_any_more(host):
