@@ -66,6 +66,10 @@ def probe_http(probe, address, host_header, path="/", headers=None):
 # --- the configuration ------------------------------------------------------------------------
 
 
+def test_a_check_diff_run_on_the_converged_server_changes_nothing(check_run):
+    check_run.assert_changed_nothing()
+
+
 def test_configuration_is_valid(host):
     assert host.run("nginx -t").rc == 0
     assert host.service("nginx").is_enabled
