@@ -36,20 +36,35 @@ class PlanError(Exception):
     """A configuration or a result the runner must refuse; the message names what and why."""
 
 
+def _count(value):
+    return not isinstance(value, bool) and isinstance(value, int) and value >= 0
+
+
+def retention_problems(policy):
+    """Every problem of a retention policy, each (its key, or None for the whole policy; what is wrong)."""
+    problems = [
+        (key, "is not a retention key (known: %s)" % ", ".join(RETENTION_KEYS))
+        for key in sorted(set(policy) - set(RETENTION_KEYS), key=str)
+    ]
+    problems += [
+        (key, "must be a whole number >= 0, not %r" % (policy[key],))
+        for key in RETENTION_KEYS
+        if key in policy and not _count(policy[key])
+    ]
+    if not any(_count(policy.get(key, 0)) and policy.get(key, 0) > 0 for key in RETENTION_KEYS):
+        problems.append((None, "keeps nothing: set at least one of %s" % ", ".join(RETENTION_KEYS)))
+    return problems
+
+
 def retention_args(policy):
     """The arguments of `restic forget` for a policy {last, daily, weekly, monthly, ...}: counts >= 0, one > 0."""
-    unknown = sorted(set(policy) - set(RETENTION_KEYS))
-    if unknown:
-        raise PlanError("unknown retention keys: %s (known: %s)" % (", ".join(unknown), ", ".join(RETENTION_KEYS)))
+    problems = retention_problems(policy)
+    if problems:
+        raise PlanError("the retention policy: %s" % "; ".join(" ".join(filter(None, problem)) for problem in problems))
     args = []
     for key in RETENTION_KEYS:
-        value = policy.get(key, 0)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise PlanError("retention %s must be a whole number >= 0, not %r" % (key, value))
-        if value:
-            args += ["--keep-%s" % key, str(value)]
-    if not args:
-        raise PlanError("the retention policy keeps nothing: set at least one of %s" % ", ".join(RETENTION_KEYS))
+        if policy.get(key, 0):
+            args += ["--keep-%s" % key, str(policy[key])]
     for reason in KEPT_REASONS:
         args += ["--keep-tag", "reason=" + reason]
     return args

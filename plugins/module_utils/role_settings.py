@@ -16,7 +16,14 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.wpzo.hosting.plugins.module_utils import redis_acl, site_names, value_syntax
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible_collections.wpzo.hosting.plugins.module_utils import (
+    backup_plan,
+    php_fpm_pool,
+    redis_acl,
+    site_names,
+    value_syntax,
+)
 
 PORT_RANGE = (1, 65535)
 
@@ -423,6 +430,142 @@ def fail2ban(s, bad):
         )
 
 
+BACKUPS_TARGET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+# The keys each type of target needs (backup_plan.repository reads them).
+BACKUPS_TARGET_KEYS = {
+    "s3": ("bucket", "access_key_id", "secret_access_key"),
+    "local": ("path",),
+    "restic": ("repository",),
+}
+# restic's package is fetched for this architecture only (backups_restic_deb_url).
+BACKUPS_ARCHITECTURE = "x86_64"
+
+
+def _is_copy(target):
+    try:
+        return boolean(target.get("copy", False), strict=False)
+    except TypeError:
+        return False
+
+
+def backups(s, bad):
+    targets = s["backups_targets"]
+    for index, target in enumerate(targets):
+        name, kind = target.get("name"), target.get("type")
+        where = "backups_targets[%d] (%s)" % (index, name or "?")
+        if not _fits(BACKUPS_TARGET_NAME, name or ""):
+            bad(where + ".name", "must be lower-case letters, digits, - and _, starting with a letter or digit")
+        if kind not in BACKUPS_TARGET_KEYS:
+            bad(where + ".type", "%s is not one of %s" % (kind, ", ".join(BACKUPS_TARGET_KEYS)))
+            continue
+        for key in BACKUPS_TARGET_KEYS[kind]:
+            if not target.get(key):
+                bad("%s.%s" % (where, key), "is required for type %s" % kind)
+    for name in _duplicates(target.get("name") for target in targets):
+        bad("backups_targets", "%s is listed twice" % name)
+    primaries = [target.get("name") or "?" for target in targets if not _is_copy(target)]
+    if len(primaries) != 1:
+        bad(
+            "backups_targets",
+            "exactly one target without copy: true (the primary) is needed, found %s"
+            % (", ".join(primaries) if primaries else "none"),
+        )
+    for key, text in backup_plan.retention_problems(s["backups_retention"]):
+        bad("backups_retention" + ("." + str(key) if key else ""), text)
+    architecture = s["ansible_facts"].get("architecture")
+    if architecture != BACKUPS_ARCHITECTURE:
+        bad("backups_restic_deb_url", "restic is fetched for amd64 only; this host is %s" % architecture)
+
+
+def _listens(bad, role, s, ports):
+    address = s[role + "_listen_address"]
+    if not value_syntax.is_address(address):
+        bad(role + "_listen_address", "%s is not an IPv4 or IPv6 address" % address)
+    for port in ports:
+        variable = "%s_%s_port" % (role, port)
+        bad.port(variable, s[variable])
+
+
+MONITORING_AGENT_PORTS = ("node_exporter", "nginx_exporter", "mysqld_exporter", "redis_exporter", "process_exporter")
+
+
+def monitoring_agent(s, bad):
+    _listens(bad, "monitoring_agent", s, MONITORING_AGENT_PORTS)
+    units = s["monitoring_agent_systemd_units"]
+    if not units:
+        bad("monitoring_agent_systemd_units", "empty; node_exporter would report no unit")
+    for index, unit in enumerate(units):
+        try:
+            re.compile(str(unit))
+        except re.error as exc:
+            bad("monitoring_agent_systemd_units[%d]" % index, "%s is not a regular expression (%s)" % (unit, exc))
+    monitoring_agent_sites(s, bad)
+
+
+def monitoring_agent_sites(s, bad):
+    """The pools of the sites entry point (tasks_from: sites), which the role itself (main) runs too."""
+    if not _fits(value_syntax.PLAIN_PATH, s["monitoring_agent_textfile_dir"]):
+        bad(
+            "monitoring_agent_textfile_dir",
+            "%s is not an absolute path of plain characters" % s["monitoring_agent_textfile_dir"],
+        )
+    if not _fits(value_syntax.URI_PATH, s["monitoring_agent_php_fpm_status_path"]):
+        bad("monitoring_agent_php_fpm_status_path", "must be a path like /fpm-status")
+    for index, site in enumerate(s["monitoring_agent_sites"]):
+        where = "monitoring_agent_sites[%d] (%s)" % (index, site.get("domain") or "?")
+        if not _fits(php_fpm_pool.POOL_NAME_RE, site.get("pool", "")):
+            bad(where + ".pool", '"%s" is not a pool name (a-z, 0-9, _ . -)' % site.get("pool", ""))
+        if not _fits(value_syntax.PLAIN_PATH, site.get("php_socket", "")):
+            bad(where + ".php_socket", '"%s" is not an absolute path of plain characters' % site.get("php_socket", ""))
+
+
+# The keys each type of receiver needs (templates/alertmanager.yml.j2 writes them).
+MONITORING_RECEIVER_KEYS = {
+    "webhook": ("url",),
+    "slack": ("url",),
+    "discord": ("url",),
+    "email": ("to",),
+    "telegram": ("bot_token", "chat_id"),
+}
+MONITORING_RECEIVERS = ("monitoring_server_receivers", "monitoring_server_watchdog_receivers")
+MONITORING_SERVER_PORTS = ("prometheus", "alertmanager", "blackbox")
+HTTP_STATUS_RANGE = (100, 599)
+
+
+def _receiver(bad, where, receiver):
+    kind = receiver.get("type")
+    if kind not in MONITORING_RECEIVER_KEYS:
+        bad(where + ".type", "%s is not one of %s" % (kind, ", ".join(MONITORING_RECEIVER_KEYS)))
+        return
+    for key in MONITORING_RECEIVER_KEYS[kind]:
+        if not receiver.get(key):
+            bad("%s.%s" % (where, key), "is required for type %s" % kind)
+    if kind == "telegram" and receiver.get("chat_id") and not re.fullmatch(r"-?[0-9]+", str(receiver["chat_id"])):
+        bad(where + ".chat_id", "%s is not a Telegram chat id (a number)" % receiver["chat_id"])
+
+
+def monitoring_server(s, bad):
+    _listens(bad, "monitoring_server", s, MONITORING_SERVER_PORTS)
+    mailed = False
+    for variable in MONITORING_RECEIVERS:
+        for index, receiver in enumerate(s[variable]):
+            _receiver(bad, "%s[%d] (%s)" % (variable, index, receiver.get("type") or "?"), receiver)
+            mailed = mailed or receiver.get("type") == "email"
+    if mailed and not s["monitoring_server_smtp_smarthost"]:
+        bad("monitoring_server_smtp_smarthost", "e-mail receivers need the relay (host:port) they go through")
+    for domain, check in s["monitoring_server_site_checks"].items():
+        where = "monitoring_server_site_checks[%s]" % domain
+        if not isinstance(check, dict):
+            bad(where, "must be a dict of path, status_codes, expect")
+            continue
+        if not str(check.get("path", "/")).startswith("/"):
+            bad(where + ".path", "%s must start with /" % check["path"])
+        low, high = HTTP_STATUS_RANGE
+        for position, code in enumerate(check.get("status_codes") or []):
+            if not low <= _int(code) <= high:
+                bad("%s.status_codes[%d]" % (where, position), "%s is not an HTTP status code" % code)
+
+
 def sites(s, bad):
     """The site list is the site model's to check (wpzo.hosting.normalise_sites); only the target is checked."""
 
@@ -435,6 +578,9 @@ RULES = {
     "mariadb": {"main": mariadb},
     "redis": {"main": redis},
     "fail2ban": {"main": fail2ban},
+    "backups": {"main": backups},
+    "monitoring_agent": {"main": monitoring_agent, "sites": monitoring_agent_sites},
+    "monitoring_server": {"main": monitoring_server},
     "sites": {"main": sites},
 }
 

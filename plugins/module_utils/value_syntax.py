@@ -41,6 +41,15 @@ def php_size_bytes(value):
     return int(value[: len(value) - len(unit)]) * PHP_SIZE_UNITS[unit]
 
 
+def is_address(value):
+    """An IPv4 or IPv6 address (an address to listen on)."""
+    try:
+        ipaddress.ip_address(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 def is_address_or_network(value):
     """An IPv4 or IPv6 address, or a network in CIDR notation (host bits may be set: 192.0.2.1/24)."""
     try:

@@ -25,12 +25,12 @@ options:
     description: The role whose variables are checked, as the play sees them (defaults, vars, inventory, extra vars).
     type: str
     required: true
-    choices: [base, fail2ban, mariadb, nginx, php_fpm, redis, sites]
+    choices: [backups, base, fail2ban, mariadb, monitoring_agent, monitoring_server, nginx, php_fpm, redis, sites]
   entry_point:
     description:
       - The entry point whose variables are checked; C(sites) is a role's per-site entry point (included with
-        C(tasks_from=sites)), which C(nginx) has rules for (C(nginx_vhosts)). The warning on a Debian release other
-        than 12 is given by C(main) only.
+        C(tasks_from=sites)), which C(nginx) (C(nginx_vhosts)) and C(monitoring_agent) (C(monitoring_agent_sites))
+        have rules for. The warning on a Debian release other than 12 is given by C(main) only.
     type: str
     default: main
 attributes:

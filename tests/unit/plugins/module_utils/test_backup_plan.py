@@ -29,7 +29,7 @@ def test_retention_zero_counts_are_left_out():
         ({"last": -1}, "last must be a whole number"),
         ({"last": "3"}, "last must be a whole number"),
         ({"last": True}, "last must be a whole number"),
-        ({"last": 3, "forever": 1}, "unknown retention keys: forever"),
+        ({"last": 3, "forever": 1}, "forever is not a retention key"),
     ],
 )
 def test_retention_refuses_policies_that_forget_everything_or_are_wrong(policy, message):
