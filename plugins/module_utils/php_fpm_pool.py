@@ -114,16 +114,11 @@ POOL_DEFAULTS = module_shell.defaults(POOL_SPEC)
 # It becomes the file name (<name>.conf), the section header and the default socket name, so domain
 # names such as "example.com" are fine but "/", spaces, upper case and a leading "." or "-" are not.
 POOL_NAME_RE = re.compile(r"[a-z0-9_][a-z0-9_.-]{0,63}")
-# POSIX portable user/group name: letters, digits, "_", "." and "-", not starting with "-", "." or a digit.
-POSIX_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
 LISTEN_MODE_RE = re.compile(r"0[0-7]{3}")
 DURATION_RE = value_syntax.PHP_FPM_DURATION
 MEMORY_RE = value_syntax.PHP_SIZE_OR_UNLIMITED
-FUNCTION_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 INI_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 URI_PATH_RE = value_syntax.URI_PATH
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 # ini settings the module renders itself; setting them through php_values/php_admin_values is rejected.
 MANAGED_INI_KEYS = frozenset(
@@ -146,7 +141,6 @@ MANAGED_INI_KEYS = frozenset(
 # constants and yes/no/on/off/true/false/none/null are keywords, so anything that is not obviously inert
 # is written double-quoted with \, " and $ escaped (the scanner un-escapes exactly these).
 _BARE_RE = re.compile(r"[A-Za-z0-9_./:,+-]+")
-_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INI_KEYWORDS = frozenset(("yes", "no", "on", "off", "true", "false", "none", "null"))
 # error_reporting-style constant expressions, e.g. "E_ALL & ~E_DEPRECATED" (only for php_values/php_admin_values)
 _INI_EXPR_RE = re.compile(r"~?\s*[A-Z_][A-Z0-9_]*(\s*[&|^]\s*~?\s*[A-Z_][A-Z0-9_]*)*")
@@ -162,7 +156,7 @@ def ini_string(value):
     if (
         _BARE_RE.fullmatch(value)
         and value.lower() not in _INI_KEYWORDS
-        and not (_IDENT_RE.fullmatch(value) and value != value.lower())
+        and not (value_syntax.IDENTIFIER.fullmatch(value) and value != value.lower())
     ):
         return value
     return ini_quote(value)
@@ -181,7 +175,7 @@ def php_ini_value(value):
 
 # --- validation ----------------------------------------------------------------------------------------------
 def _has_control(value):
-    return bool(_CONTROL_RE.search(value))
+    return bool(value_syntax.CONTROL.search(value))
 
 
 def is_normalized_abspath(path):
@@ -278,7 +272,7 @@ def normalize_pool(raw, index=0):
         value = want_str(field)
         if value is None:
             continue
-        if not POSIX_NAME_RE.fullmatch(value):
+        if not value_syntax.ACCOUNT_NAME.fullmatch(value):
             err(field, "%r is not a valid POSIX user/group name" % value)
         elif field in ("user", "group") and value == "root":
             err(field, "pools must not run as root")
@@ -362,7 +356,7 @@ def normalize_pool(raw, index=0):
             err("open_basedir", "%r is outside root %r" % (entry, root))
 
     for entry in pool["disable_functions"]:
-        if not FUNCTION_NAME_RE.fullmatch(entry):
+        if not value_syntax.IDENTIFIER.fullmatch(entry):
             err("disable_functions", "%r is not a valid function name" % (entry,))
 
     for field in ("status_path", "ping_path"):
@@ -377,7 +371,7 @@ def normalize_pool(raw, index=0):
 def _validate_dicts(pool, err):
     for field in ("env", "php_admin_values", "php_values"):
         values = pool[field]
-        key_re = ENV_KEY_RE if field == "env" else INI_KEY_RE
+        key_re = value_syntax.IDENTIFIER if field == "env" else INI_KEY_RE
         for key, value in values.items():
             if not key_re.fullmatch(key):
                 err(field, "key %r is not a valid %s name" % (key, "environment variable" if field == "env" else "ini"))

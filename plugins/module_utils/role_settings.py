@@ -452,7 +452,7 @@ def backups(s, bad):
     targets = s["backups_targets"]
     for index, target in enumerate(targets):
         name, kind = target.get("name"), target.get("type")
-        where = "backups_targets[%d] (%s)" % (index, name or "?")
+        where = "backups_targets[%d] (%s)" % (index, "?" if name in (None, "") else name)
         if not _fits(BACKUPS_TARGET_NAME, name or ""):
             bad(where + ".name", "must be lower-case letters, digits, - and _, starting with a letter or digit")
         if kind not in BACKUPS_TARGET_KEYS:

@@ -24,9 +24,6 @@ SIZE = value_syntax.PHP_SIZE
 DURATION = value_syntax.PHP_FPM_DURATION
 PERSON = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 SSH_PUBLIC_KEY = re.compile(r"^(ssh-|ecdsa-|sk-)[a-z0-9@.-]+ [A-Za-z0-9+/]+=*( [^\n]*)?$")
-WP_USER = re.compile(r"^[A-Za-z0-9_.@-]{1,60}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-TABLE_PREFIX = re.compile(r"^[A-Za-z0-9_]{1,20}$")
 MAX_USER_CONNECTIONS = 2147483647  # as mariadb_sites checks it
 CERT_DIR = "/etc/ssl/wpzo"
 HTPASSWD_DIR = "/etc/nginx/wpzo-htpasswd"
@@ -154,9 +151,9 @@ def _check_tls(site, err):
 
 def _check_wordpress_settings(wp, err):
     """The WordPress settings a site and sites_defaults both check."""
-    if not WP_USER.match(str(wp["admin_user"])):
+    if not value_syntax.WP_USER.fullmatch(str(wp["admin_user"])):
         err("wordpress.admin_user: %r is not a valid WordPress user name" % wp["admin_user"])
-    if not TABLE_PREFIX.match(str(wp["table_prefix"])):
+    if not value_syntax.WP_TABLE_PREFIX.fullmatch(str(wp["table_prefix"])):
         err("wordpress.table_prefix: %r must be letters, digits and _ (at most 20)" % wp["table_prefix"])
     if wp["auto_update_core"] not in AUTO_UPDATE:
         err("wordpress.auto_update_core: %r is not one of %s" % (wp["auto_update_core"], ", ".join(AUTO_UPDATE)))
@@ -169,7 +166,7 @@ def _check_wordpress(site, err):
     wp = site["wordpress"]
     if site["kind"] != "wordpress":
         return
-    if not wp.get("admin_email") or not EMAIL.match(str(wp["admin_email"])):
+    if not wp.get("admin_email") or not value_syntax.EMAIL.fullmatch(str(wp["admin_email"])):
         err("wordpress.admin_email: required for a WordPress site, as an e-mail address")
     _check_wordpress_settings(wp, err)
 
@@ -269,7 +266,7 @@ def validate_defaults(defaults):
     if tls["mode"] not in TLS_MODES:
         err("tls.mode: %r is not one of %s" % (tls["mode"], ", ".join(TLS_MODES)))
     wp = merged["wordpress"]
-    if wp.get("admin_email") is not None and not EMAIL.match(str(wp["admin_email"])):
+    if wp.get("admin_email") is not None and not value_syntax.EMAIL.fullmatch(str(wp["admin_email"])):
         err("wordpress.admin_email: %r is not an e-mail address" % wp["admin_email"])
     _check_wordpress_settings(wp, err)
     if not isinstance(merged["basic_auth"]["enabled"], bool):

@@ -30,8 +30,21 @@ PLAIN_PATH = re.compile(r"/[A-Za-z0-9._/@+-]*")
 URI_PATH = re.compile(r"/[A-Za-z0-9_./~-]*")
 # A user or group name Debian's useradd and groupadd accept (NAME_REGEX).
 POSIX_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+# The name of an existing user or group (POSIX portable characters, as other tools may have created it): letters,
+# digits, "_", "." and "-", not starting with "-", "." or a digit.
+ACCOUNT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
 # An HTTP header name, a MIME type or a cookie name: a token of nginx's configuration syntax.
 TOKEN = re.compile(r"[A-Za-z0-9.+/_-]+")
+# A PHP constant or function name, an environment variable's name.
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# An e-mail address: something@domain.tld.
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# A WordPress login: the characters WordPress's sanitize_user keeps, at most 60.
+WP_USER = re.compile(r"[A-Za-z0-9 _.@-]{1,60}")
+# A WordPress table prefix, short enough for every table name to fit MariaDB's 64 characters.
+WP_TABLE_PREFIX = re.compile(r"[A-Za-z0-9_]{1,20}")
+# A control character, to search for: a newline in a value would end the line of the file it is written to.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def php_size_bytes(value):

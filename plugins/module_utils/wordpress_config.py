@@ -15,6 +15,8 @@ import re
 import secrets
 import string
 
+from ansible_collections.wpzo.hosting.plugins.module_utils import value_syntax
+
 MARKER = "Managed by wpzo.hosting.wordpress - do not edit"
 MARKER_SCAN_BYTES = 512
 CONFIG_NAME = "wp-config.php"
@@ -36,7 +38,6 @@ SALT_ALPHABET = string.ascii_letters + string.digits + string.punctuation
 SALT_PLACEHOLDER = "put your unique phrase here"
 
 SECRET_CONSTANT_RE = re.compile(r"PASS|SECRET|KEY|SALT|TOKEN|AUTH", re.I)
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 # Constants the module renders itself; extra_constants must not set them.
 MANAGED_CONSTANTS = frozenset(
@@ -109,14 +110,14 @@ def php_value(value):
 def check_php_value(value, where, err):
     """Report control characters in strings (the file is line-oriented) and unsupported types."""
     if isinstance(value, str):
-        if CONTROL_RE.search(value):
+        if value_syntax.CONTROL.search(value):
             err("%s: must not contain control characters such as newlines" % where)
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             check_php_value(item, "%s[%d]" % (where, index), err)
     elif isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(key, str) and CONTROL_RE.search(key):
+            if isinstance(key, str) and value_syntax.CONTROL.search(key):
                 err("%s: key %r must not contain control characters" % (where, key))
             check_php_value(item, "%s[%r]" % (where, key), err)
     try:

@@ -13,12 +13,8 @@ __metaclass__ = type
 import posixpath
 import re
 
-from ansible_collections.wpzo.hosting.plugins.module_utils import module_shell, site_names
-from ansible_collections.wpzo.hosting.plugins.module_utils.wordpress_config import (
-    CONTROL_RE,
-    MANAGED_CONSTANTS,
-    check_php_value,
-)
+from ansible_collections.wpzo.hosting.plugins.module_utils import module_shell, site_names, value_syntax
+from ansible_collections.wpzo.hosting.plugins.module_utils.wordpress_config import MANAGED_CONSTANTS, check_php_value
 
 OFFICIAL_CORE_URL = "https://wordpress.org/wordpress-%s.tar.gz"
 DEFAULT_REDIS_SOCKET = "/run/redis/redis-server.sock"
@@ -89,19 +85,18 @@ REDIS_DEFAULTS = module_shell.defaults(REDIS_SPEC)
 EXTENSION_DEFAULTS = module_shell.defaults(EXTENSION_SPEC)
 REQUIRED_SITE_OPTIONS = tuple(name for name, option in SITE_SPEC.items() if option.get("required"))
 
-POSIX_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
-TABLE_PREFIX_RE = re.compile(r"^[A-Za-z0-9_]+$")
-VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+(\.[0-9]+)?([-.][A-Za-z0-9]+)*$")
-CHECKSUM_RE = re.compile(r"^(sha1|sha256):([0-9A-Fa-f]+)$")
+# What only the wordpress module reads; user names, e-mail addresses, logins, table prefixes, PHP names and
+# control characters are value_syntax's. Matched with fullmatch.
+VERSION_RE = re.compile(r"[0-9]+\.[0-9]+(\.[0-9]+)?([-.][A-Za-z0-9]+)*")
+CHECKSUM_RE = re.compile(r"(sha1|sha256):([0-9A-Fa-f]+)")
 CHECKSUM_LENGTHS = {"sha1": 40, "sha256": 64}
-URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s]*)?$")
-SITE_URL_RE = re.compile(r"^https?://[^\s/?#'\"\\]+(/[^\s?#'\"\\]*)?$")
-WP_USER_RE = re.compile(r"^[A-Za-z0-9 _.@-]{1,60}$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-LOCALE_RE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?(_[A-Za-z0-9]+)?$")
-SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-CONSTANT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-DB_HOST_RE = re.compile(r"^[A-Za-z0-9_.:\[\]/-]+$")
+URL_RE = re.compile(r"https?://[^\s/?#]+(/[^\s]*)?")
+SITE_URL_RE = re.compile(r"https?://[^\s/?#'\"\\]+(/[^\s?#'\"\\]*)?")
+LOCALE_RE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?(_[A-Za-z0-9]+)?")
+SLUG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+DB_NAME_RE = re.compile(r"[A-Za-z0-9_$-]{1,64}")
+DB_HOST_RE = re.compile(r"[A-Za-z0-9_.:\[\]/-]+")
+REDIS_HOST_RE = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
 # --- validation ----------------------------------------------------------------------------------------------
@@ -111,12 +106,12 @@ def _normalised_path(value):
         and value.startswith("/")
         and posixpath.normpath(value) == value
         and value != "/"
-        and not CONTROL_RE.search(value)
+        and not value_syntax.CONTROL.search(value)
     )
 
 
 def _check_checksum(value, field, err):
-    match = CHECKSUM_RE.match(value or "")
+    match = CHECKSUM_RE.fullmatch(value or "")
     if not match or len(match.group(2)) != CHECKSUM_LENGTHS[match.group(1)]:
         err("%s: %r must be sha1:<40 hex digits> or sha256:<64 hex digits>" % (field, value))
         return None
@@ -132,7 +127,7 @@ def _validate_extensions(site, kind, err):
         entry = dict(EXTENSION_DEFAULTS)
         entry.update((k, v) for k, v in raw.items() if v is not None)
         name = entry["name"]
-        if not SLUG_RE.match(name) or name in (".", ".."):
+        if not SLUG_RE.fullmatch(name) or name in (".", ".."):
             err("%s.name: %r must be the directory name (slug) such as akismet" % (where, name))
         elif name in seen:
             err("%s.name: %s is listed twice" % (where, name))
@@ -140,7 +135,7 @@ def _validate_extensions(site, kind, err):
             seen.add(name)
         if entry["src"] is not None and not _normalised_path(entry["src"]):
             err("%s.src: %r must be an absolute path of a zip archive on the host" % (where, entry["src"]))
-        if entry["url"] is not None and not URL_RE.match(entry["url"]):
+        if entry["url"] is not None and not URL_RE.fullmatch(entry["url"]):
             err("%s.url: %r is not an http(s) URL" % (where, entry["url"]))
         if entry["checksum"] is not None:
             entry["checksum"] = _check_checksum(entry["checksum"], where + ".checksum", err)
@@ -164,7 +159,7 @@ def _validate_redis(site, err):
         redis["path"] = DEFAULT_REDIS_SOCKET
     if redis["path"] is not None and not _normalised_path(redis["path"]):
         err("redis.path: %r must be the absolute path of a unix socket" % redis["path"])
-    if redis["host"] is not None and not re.match(r"^[A-Za-z0-9_.:-]+$", redis["host"]):
+    if redis["host"] is not None and not REDIS_HOST_RE.fullmatch(redis["host"]):
         err("redis.host: %r is not a host name or address" % redis["host"])
     for field, low, high in (("port", 1, 65535), ("database", 0, 15)):
         value = redis[field]
@@ -216,13 +211,13 @@ def validate_site(raw):
     if path and not _normalised_path(path):
         err("path: %r must be an absolute, normalised path (no trailing /, . or ..) other than /" % path)
     owner = site.get("owner")
-    if owner and (not POSIX_NAME_RE.match(owner) or owner == "root"):
+    if owner and (not value_syntax.ACCOUNT_NAME.fullmatch(owner) or owner == "root"):
         err("owner: %r must be the site's system user (not root)" % owner)
     site["group"] = site["group"] or owner
-    if site["group"] and (not POSIX_NAME_RE.match(site["group"]) or site["group"] == "root"):
+    if site["group"] and (not value_syntax.ACCOUNT_NAME.fullmatch(site["group"]) or site["group"] == "root"):
         err("group: %r must be the site's system group (not root)" % site["group"])
 
-    if site["version"] and not VERSION_RE.match(site["version"]):
+    if site["version"] and not VERSION_RE.fullmatch(site["version"]):
         err("version: %r is not a WordPress version such as 6.1.1" % site["version"])
     checksum_given = site["core_checksum"] is not None
     if checksum_given:
@@ -231,9 +226,9 @@ def validate_site(raw):
         if not _normalised_path(site["core_src"]):
             err("core_src: %r must be the absolute path of a .tar.gz archive on the host" % site["core_src"])
     else:
-        if site["core_url"] is None and site["version"] and VERSION_RE.match(site["version"]):
+        if site["core_url"] is None and site["version"] and VERSION_RE.fullmatch(site["version"]):
             site["core_url"] = OFFICIAL_CORE_URL % site["version"]
-        if site["core_url"] is not None and not URL_RE.match(site["core_url"]):
+        if site["core_url"] is not None and not URL_RE.fullmatch(site["core_url"]):
             err("core_url: %r is not an http(s) URL" % site["core_url"])
         if not checksum_given:
             err("core_checksum: required when the core archive is downloaded (sha1:<hex> or sha256:<hex>)")
@@ -242,42 +237,42 @@ def validate_site(raw):
         value = site[field]
         if value is None or value == "":
             err("%s: required" % field)
-        elif CONTROL_RE.search(value):
+        elif value_syntax.CONTROL.search(value):
             err("%s: must not contain control characters such as newlines" % field)
-    if site["db_name"] and not re.match(r"^[A-Za-z0-9_$-]{1,64}$", site["db_name"]):
+    if site["db_name"] and not DB_NAME_RE.fullmatch(site["db_name"]):
         err("db_name: %r must be 1-64 letters, digits, _ $ or -" % site["db_name"])
-    if not DB_HOST_RE.match(site["db_host"]):
+    if not DB_HOST_RE.fullmatch(site["db_host"]):
         err("db_host: %r must be a host name, host:port or localhost:/path/to/socket" % site["db_host"])
-    if not TABLE_PREFIX_RE.match(site["table_prefix"]):
-        err("table_prefix: %r must be letters, digits and _ only" % site["table_prefix"])
-    if site["admin_user"] and not WP_USER_RE.match(site["admin_user"]):
+    if not value_syntax.WP_TABLE_PREFIX.fullmatch(site["table_prefix"]):
+        err("table_prefix: %r must be letters, digits and _ only, at most 20" % site["table_prefix"])
+    if site["admin_user"] and not value_syntax.WP_USER.fullmatch(site["admin_user"]):
         err("admin_user: %r must be 1-60 letters, digits, space, _ . @ or -" % site["admin_user"])
-    if site["admin_email"] and not EMAIL_RE.match(site["admin_email"]):
+    if site["admin_email"] and not value_syntax.EMAIL.fullmatch(site["admin_email"]):
         err("admin_email: %r is not an e-mail address" % site["admin_email"])
     password = site["admin_password"]
     if password and password != password.strip():
         err("admin_password: must not start or end with white space (WordPress trims it)")
-    if not LOCALE_RE.match(site["locale"]):
+    if not LOCALE_RE.fullmatch(site["locale"]):
         err("locale: %r is not a WordPress locale such as en_US or de_DE_formal" % site["locale"])
 
     if site["url"] is None and domain_ok:
         site["url"] = ("http://" if site["tls"] is False else "https://") + site["domain"]
     if site["url"] is not None:
         site["url"] = site["url"].rstrip("/")
-        if not SITE_URL_RE.match(site["url"]):
+        if not SITE_URL_RE.fullmatch(site["url"]):
             err("url: %r must be the site's http(s) URL such as https://example.com" % raw.get("url"))
     if site["tls"] is None:
         site["tls"] = bool(site["url"] and site["url"].startswith("https://"))
     if site["title"] is None and domain_ok:
         site["title"] = site["domain"]
-    if site["title"] is not None and CONTROL_RE.search(site["title"]):
+    if site["title"] is not None and value_syntax.CONTROL.search(site["title"]):
         err("title: must not contain control characters")
     site["auto_update_core"] = _check_auto_update(site["auto_update_core"], err)
 
     site["redis"] = _validate_redis(site, err)
     extra = site["extra_constants"] or {}
     for name in sorted(extra):
-        if not CONSTANT_RE.match(name):
+        if not value_syntax.IDENTIFIER.fullmatch(name):
             err("extra_constants: %r is not a PHP constant name" % (name,))
         elif name.upper() in MANAGED_CONSTANTS:
             err("extra_constants.%s: set by the module itself; use the dedicated option" % name)

@@ -400,7 +400,7 @@ def test_valid_site_has_no_errors_and_derived_defaults():
 @pytest.mark.parametrize(
     "kwargs, expected",
     [
-        ({"table_prefix": "wp-"}, "table_prefix: 'wp-' must be letters, digits and _ only"),
+        ({"table_prefix": "wp-"}, "table_prefix: 'wp-' must be letters, digits and _ only, at most 20"),
         ({"table_prefix": "wp_'; DROP"}, "table_prefix:"),
         ({"core_checksum": None}, "core_checksum: required when the core archive is downloaded"),
         ({"core_checksum": "md5:abc"}, "core_checksum: 'md5:abc' must be sha1:"),
@@ -884,7 +884,9 @@ def test_unknown_owner_fails_the_site(env):
 def test_validation_error_changes_nothing(env):
     with pytest.raises(ValidationError) as info:
         reconcile([env.site(table_prefix="wp-"), env.site("b.example")], env.ctx())
-    assert info.value.errors == ["site 'a.example' (sites[0]): table_prefix: 'wp-' must be letters, digits and _ only"]
+    assert info.value.errors == [
+        "site 'a.example' (sites[0]): table_prefix: 'wp-' must be letters, digits and _ only, at most 20"
+    ]
     assert not (env.tmp / "www" / "b.example" / "public").exists()
     assert env.runner.calls == []
 

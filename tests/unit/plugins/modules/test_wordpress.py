@@ -154,7 +154,7 @@ def test_validation_errors_are_all_reported(env, result):
     out = result()
     assert code == 1
     assert out["errors"] == [
-        "site 'a.example' (sites[0]): table_prefix: 'wp-' must be letters, digits and _ only",
+        "site 'a.example' (sites[0]): table_prefix: 'wp-' must be letters, digits and _ only, at most 20",
         "site 'b.example' (sites[1]): core_checksum: required when the core archive is downloaded "
         "(sha1:<hex> or sha256:<hex>)",
     ]
