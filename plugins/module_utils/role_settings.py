@@ -430,6 +430,18 @@ def fail2ban(s, bad):
         )
 
 
+def _typed(bad, where, entry, required):
+    """An entry whose ``type`` names the keys it needs (``required[type]``); whether the type is known."""
+    kind = entry.get("type")
+    if kind not in required:
+        bad(where + ".type", "%s is not one of %s" % (kind, ", ".join(required)))
+        return False
+    for key in required[kind]:
+        if not entry.get(key):
+            bad("%s.%s" % (where, key), "is required for type %s" % kind)
+    return True
+
+
 BACKUPS_TARGET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 # The keys each type of target needs (backup_plan.repository reads them).
 BACKUPS_TARGET_KEYS = {
@@ -451,16 +463,11 @@ def _is_copy(target):
 def backups(s, bad):
     targets = s["backups_targets"]
     for index, target in enumerate(targets):
-        name, kind = target.get("name"), target.get("type")
+        name = target.get("name")
         where = "backups_targets[%d] (%s)" % (index, "?" if name in (None, "") else name)
         if not _fits(BACKUPS_TARGET_NAME, name or ""):
             bad(where + ".name", "must be lower-case letters, digits, - and _, starting with a letter or digit")
-        if kind not in BACKUPS_TARGET_KEYS:
-            bad(where + ".type", "%s is not one of %s" % (kind, ", ".join(BACKUPS_TARGET_KEYS)))
-            continue
-        for key in BACKUPS_TARGET_KEYS[kind]:
-            if not target.get(key):
-                bad("%s.%s" % (where, key), "is required for type %s" % kind)
+        _typed(bad, where, target, BACKUPS_TARGET_KEYS)
     for name in _duplicates(target.get("name") for target in targets):
         bad("backups_targets", "%s is listed twice" % name)
     primaries = [target.get("name") or "?" for target in targets if not _is_copy(target)]
@@ -533,15 +540,11 @@ HTTP_STATUS_RANGE = (100, 599)
 
 
 def _receiver(bad, where, receiver):
-    kind = receiver.get("type")
-    if kind not in MONITORING_RECEIVER_KEYS:
-        bad(where + ".type", "%s is not one of %s" % (kind, ", ".join(MONITORING_RECEIVER_KEYS)))
+    if not _typed(bad, where, receiver, MONITORING_RECEIVER_KEYS):
         return
-    for key in MONITORING_RECEIVER_KEYS[kind]:
-        if not receiver.get(key):
-            bad("%s.%s" % (where, key), "is required for type %s" % kind)
-    if kind == "telegram" and receiver.get("chat_id") and not re.fullmatch(r"-?[0-9]+", str(receiver["chat_id"])):
-        bad(where + ".chat_id", "%s is not a Telegram chat id (a number)" % receiver["chat_id"])
+    chat = receiver.get("chat_id")
+    if receiver["type"] == "telegram" and chat and not re.fullmatch(r"-?[0-9]+", str(chat)):
+        bad(where + ".chat_id", "%s is not a Telegram chat id (a number)" % chat)
 
 
 def monitoring_server(s, bad):

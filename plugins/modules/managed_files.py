@@ -41,7 +41,7 @@ options:
     elements: dict
     required: true
     suboptions:
-      path:
+      path: &path
         description: Absolute path.
         type: path
         required: true
@@ -49,16 +49,16 @@ options:
         description: Full content.
         type: str
         required: true
-      owner:
+      owner: &owner
         description: Owner.
         type: str
         default: root
-      group:
+      group: &group
         description: Group.
         type: str
         default: root
       mode:
-        description: Mode, as a quoted octal string.
+        description: &mode Mode, as a quoted octal string.
         type: str
         default: "0644"
       secret:
@@ -89,20 +89,11 @@ options:
     elements: dict
     default: []
     suboptions:
-      path:
-        description: Absolute path.
-        type: path
-        required: true
-      owner:
-        description: Owner.
-        type: str
-        default: root
-      group:
-        description: Group.
-        type: str
-        default: root
+      path: *path
+      owner: *owner
+      group: *group
       mode:
-        description: Mode, as a quoted octal string.
+        description: *mode
         type: str
         default: "0755"
   purge:

@@ -26,6 +26,14 @@ FACTS = {
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB3 alice@example.com"
 
 
+# What a role needs beyond its defaults before it may run (site.yml applies backups only with a target), and a
+# default that reads the site model through a collection filter, which this templar has no loader for.
+NEEDED = {
+    "backups": {"backups_targets": [{"name": "primary", "type": "local", "path": "/srv/backups"}]},
+    "monitoring_agent": {"monitoring_agent_sites": []},
+}
+
+
 def _trusted(value):
     """Values as vars files give them to a play: strings may be templates."""
     if isinstance(value, str):
@@ -43,18 +51,11 @@ def problems(role, entry_point="main", **given):
         path = ROLES / role / layer / "main.yml"
         if path.exists():
             variables.update(yaml.safe_load(path.read_text()) or {})
+    variables.update(NEEDED.get(role, {}))
     variables.update(given)
     variables = _trusted(variables)
     templar = Templar(loader=DataLoader(), variables=variables)
     return role_settings.problems(role, _PlayVariables(templar, variables), entry_point)
-
-
-# What a role needs beyond its defaults before it may run (site.yml applies backups only with a target), and a
-# default that reads the site model through a collection filter, which this templar has no loader for.
-NEEDED = {
-    "backups": {"backups_targets": [{"name": "primary", "type": "local", "path": "/srv/backups"}]},
-    "monitoring_agent": {"monitoring_agent_sites": []},
-}
 
 
 @pytest.mark.parametrize(
@@ -62,7 +63,7 @@ NEEDED = {
     [(role, entry_point) for role in sorted(role_settings.RULES) for entry_point in sorted(role_settings.RULES[role])],
 )
 def test_the_defaults_of_every_role_pass(role, entry_point):
-    assert problems(role, entry_point, **NEEDED.get(role, {})) == []
+    assert problems(role, entry_point) == []
 
 
 # (role, variables that pass, variables that fail, the start of the message they fail with)
@@ -730,36 +731,8 @@ def test_backups_refuses_a_host_restic_is_not_fetched_for():
 PHP_SITE = {"domain": "shop.example", "pool": "shop_example", "php_socket": "/run/php/shop_example.sock"}
 
 
-@pytest.mark.parametrize(
-    ("given", "message"),
-    [
-        ({"monitoring_agent_listen_address": "localhost"}, "monitoring_agent_listen_address: localhost is not an"),
-        ({"monitoring_agent_node_exporter_port": 0}, "monitoring_agent_node_exporter_port: 0 is out of range"),
-        ({"monitoring_agent_nginx_exporter_port": 70000}, "monitoring_agent_nginx_exporter_port: 70000 is out"),
-        ({"monitoring_agent_mysqld_exporter_port": -1}, "monitoring_agent_mysqld_exporter_port: -1 is out"),
-        ({"monitoring_agent_redis_exporter_port": 65536}, "monitoring_agent_redis_exporter_port: 65536 is out"),
-        ({"monitoring_agent_process_exporter_port": 0}, "monitoring_agent_process_exporter_port: 0 is out"),
-        ({"monitoring_agent_systemd_units": []}, "monitoring_agent_systemd_units: empty"),
-        ({"monitoring_agent_systemd_units": ["nginx(.service"]}, "monitoring_agent_systemd_units[0]: nginx(.service"),
-        ({"monitoring_agent_textfile_dir": "node exporter"}, "monitoring_agent_textfile_dir: node exporter is not"),
-        ({"monitoring_agent_php_fpm_status_path": "fpm-status"}, "monitoring_agent_php_fpm_status_path: must be a"),
-        (
-            {"monitoring_agent_sites": [PHP_SITE, dict(PHP_SITE, domain="b.example", pool="B pool")]},
-            'monitoring_agent_sites[1] (b.example).pool: "B pool" is not a pool name',
-        ),
-        (
-            {"monitoring_agent_sites": [dict(PHP_SITE, php_socket="run/php.sock")]},
-            'monitoring_agent_sites[0] (shop.example).php_socket: "run/php.sock" is not an absolute path',
-        ),
-    ],
-)
-def test_each_agent_rule_refuses_a_bad_value_naming_the_variable(given, message):
-    assert problems("monitoring_agent", monitoring_agent_sites=[PHP_SITE]) == []
-    found = problems("monitoring_agent", **{"monitoring_agent_sites": [PHP_SITE], **given})
-    assert [problem for problem in found if problem.startswith(message)], found
-
-
 def test_the_agent_sites_entry_point_checks_the_sites_only():
+    assert problems("monitoring_agent", monitoring_agent_sites=[PHP_SITE]) == []
     assert problems("monitoring_agent", "sites", monitoring_agent_sites=[PHP_SITE]) == []
     found = problems(
         "monitoring_agent",
@@ -772,62 +745,6 @@ def test_the_agent_sites_entry_point_checks_the_sites_only():
 
 # monitoring_server: receivers named by their list, index and type.
 WEBHOOK = {"type": "webhook", "url": "https://hooks.example/alert"}
-
-
-@pytest.mark.parametrize(
-    ("given", "message"),
-    [
-        ({"monitoring_server_listen_address": "127.0.0.1:9090"}, "monitoring_server_listen_address: 127.0.0.1:9090"),
-        ({"monitoring_server_prometheus_port": 0}, "monitoring_server_prometheus_port: 0 is out of range"),
-        ({"monitoring_server_alertmanager_port": 99999}, "monitoring_server_alertmanager_port: 99999 is out"),
-        ({"monitoring_server_blackbox_port": -5}, "monitoring_server_blackbox_port: -5 is out"),
-        (
-            {"monitoring_server_receivers": [WEBHOOK, {"type": "pager"}]},
-            "monitoring_server_receivers[1] (pager).type: pager is not one of webhook, slack",
-        ),
-        ({"monitoring_server_receivers": [{"url": "https://x"}]}, "monitoring_server_receivers[0] (?).type: None"),
-        ({"monitoring_server_receivers": [{"type": "slack"}]}, "monitoring_server_receivers[0] (slack).url: is req"),
-        (
-            {"monitoring_server_watchdog_receivers": [{"type": "discord", "url": ""}]},
-            "monitoring_server_watchdog_receivers[0] (discord).url: is required for type discord",
-        ),
-        (
-            {"monitoring_server_receivers": [{"type": "email"}], "monitoring_server_smtp_smarthost": "smtp:587"},
-            "monitoring_server_receivers[0] (email).to: is required for type email",
-        ),
-        (
-            {"monitoring_server_receivers": [{"type": "telegram", "chat_id": 42}]},
-            "monitoring_server_receivers[0] (telegram).bot_token: is required for type telegram",
-        ),
-        (
-            {"monitoring_server_receivers": [{"type": "telegram", "bot_token": "t"}]},
-            "monitoring_server_receivers[0] (telegram).chat_id: is required for type telegram",
-        ),
-        (
-            {"monitoring_server_receivers": [{"type": "telegram", "bot_token": "t", "chat_id": "@ops"}]},
-            "monitoring_server_receivers[0] (telegram).chat_id: @ops is not a Telegram chat id",
-        ),
-        (
-            {"monitoring_server_watchdog_receivers": [{"type": "email", "to": "ops@example.com"}]},
-            "monitoring_server_smtp_smarthost: e-mail receivers need the relay",
-        ),
-        (
-            {"monitoring_server_site_checks": {"shop.example": {"path": "health"}}},
-            "monitoring_server_site_checks[shop.example].path: health must start with /",
-        ),
-        (
-            {"monitoring_server_site_checks": {"shop.example": {"status_codes": [200, 1000]}}},
-            "monitoring_server_site_checks[shop.example].status_codes[1]: 1000 is not an HTTP status code",
-        ),
-        (
-            {"monitoring_server_site_checks": {"shop.example": "/health"}},
-            "monitoring_server_site_checks[shop.example]: must be a dict of path, status_codes, expect",
-        ),
-    ],
-)
-def test_each_server_rule_refuses_a_bad_value_naming_the_variable(given, message):
-    found = problems("monitoring_server", **given)
-    assert [problem for problem in found if problem.startswith(message)], found
 
 
 def test_receivers_of_every_type_with_their_keys_pass():
@@ -846,3 +763,146 @@ def test_receivers_of_every_type_with_their_keys_pass():
         monitoring_server_site_checks={"shop.example": {"path": "/health?full=1", "status_codes": [200, 204]}},
     )
     assert found == []
+
+
+# monitoring_agent and monitoring_server: (role, variables that fail, the start of the message they fail with)
+MONITORING = [
+    (
+        "monitoring_agent",
+        {"monitoring_agent_listen_address": "localhost"},
+        "monitoring_agent_listen_address: localhost is not an",
+    ),
+    (
+        "monitoring_agent",
+        {"monitoring_agent_node_exporter_port": 0},
+        "monitoring_agent_node_exporter_port: 0 is out of range",
+    ),
+    (
+        "monitoring_agent",
+        {"monitoring_agent_nginx_exporter_port": 70000},
+        "monitoring_agent_nginx_exporter_port: 70000 is out",
+    ),
+    (
+        "monitoring_agent",
+        {"monitoring_agent_mysqld_exporter_port": -1},
+        "monitoring_agent_mysqld_exporter_port: -1 is out",
+    ),
+    (
+        "monitoring_agent",
+        {"monitoring_agent_redis_exporter_port": 65536},
+        "monitoring_agent_redis_exporter_port: 65536 is out",
+    ),
+    (
+        "monitoring_agent",
+        {"monitoring_agent_process_exporter_port": 0},
+        "monitoring_agent_process_exporter_port: 0 is out",
+    ),
+    ("monitoring_agent", {"monitoring_agent_systemd_units": []}, "monitoring_agent_systemd_units: empty"),
+    (
+        "monitoring_agent",
+        {"monitoring_agent_systemd_units": ["nginx(.service"]},
+        "monitoring_agent_systemd_units[0]: nginx(.service",
+    ),
+    (
+        "monitoring_agent",
+        {"monitoring_agent_textfile_dir": "node exporter"},
+        "monitoring_agent_textfile_dir: node exporter is not",
+    ),
+    (
+        "monitoring_agent",
+        {"monitoring_agent_php_fpm_status_path": "fpm-status"},
+        "monitoring_agent_php_fpm_status_path: must be a",
+    ),
+    (
+        "monitoring_agent",
+        {"monitoring_agent_sites": [PHP_SITE, dict(PHP_SITE, domain="b.example", pool="B pool")]},
+        'monitoring_agent_sites[1] (b.example).pool: "B pool" is not a pool name',
+    ),
+    (
+        "monitoring_agent",
+        {"monitoring_agent_sites": [dict(PHP_SITE, php_socket="run/php.sock")]},
+        'monitoring_agent_sites[0] (shop.example).php_socket: "run/php.sock" is not an absolute path',
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_listen_address": "127.0.0.1:9090"},
+        "monitoring_server_listen_address: 127.0.0.1:9090",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_prometheus_port": 0},
+        "monitoring_server_prometheus_port: 0 is out of range",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_alertmanager_port": 99999},
+        "monitoring_server_alertmanager_port: 99999 is out",
+    ),
+    ("monitoring_server", {"monitoring_server_blackbox_port": -5}, "monitoring_server_blackbox_port: -5 is out"),
+    (
+        "monitoring_server",
+        {"monitoring_server_receivers": [WEBHOOK, {"type": "pager"}]},
+        "monitoring_server_receivers[1] (pager).type: pager is not one of webhook, slack",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_receivers": [{"url": "https://x"}]},
+        "monitoring_server_receivers[0] (?).type: None",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_receivers": [{"type": "slack"}]},
+        "monitoring_server_receivers[0] (slack).url: is req",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_watchdog_receivers": [{"type": "discord", "url": ""}]},
+        "monitoring_server_watchdog_receivers[0] (discord).url: is required for type discord",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_receivers": [{"type": "email"}], "monitoring_server_smtp_smarthost": "smtp:587"},
+        "monitoring_server_receivers[0] (email).to: is required for type email",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_receivers": [{"type": "telegram", "chat_id": 42}]},
+        "monitoring_server_receivers[0] (telegram).bot_token: is required for type telegram",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_receivers": [{"type": "telegram", "bot_token": "t"}]},
+        "monitoring_server_receivers[0] (telegram).chat_id: is required for type telegram",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_receivers": [{"type": "telegram", "bot_token": "t", "chat_id": "@ops"}]},
+        "monitoring_server_receivers[0] (telegram).chat_id: @ops is not a Telegram chat id",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_watchdog_receivers": [{"type": "email", "to": "ops@example.com"}]},
+        "monitoring_server_smtp_smarthost: e-mail receivers need the relay",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_site_checks": {"shop.example": {"path": "health"}}},
+        "monitoring_server_site_checks[shop.example].path: health must start with /",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_site_checks": {"shop.example": {"status_codes": [200, 1000]}}},
+        "monitoring_server_site_checks[shop.example].status_codes[1]: 1000 is not an HTTP status code",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_site_checks": {"shop.example": "/health"}},
+        "monitoring_server_site_checks[shop.example]: must be a dict of path, status_codes, expect",
+    ),
+]
+
+
+@pytest.mark.parametrize(("role", "given", "message"), MONITORING, ids=[case[2][:60] for case in MONITORING])
+def test_each_monitoring_rule_refuses_a_bad_value_naming_the_variable(role, given, message):
+    found = problems(role, **given)
+    assert [problem for problem in found if problem.startswith(message)], found
