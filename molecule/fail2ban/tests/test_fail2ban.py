@@ -100,6 +100,10 @@ def allowlisted(probe, instance_name):
     return client
 
 
+def test_a_check_diff_run_on_the_converged_server_changes_nothing(check_run):
+    check_run.assert_changed_nothing()
+
+
 def test_every_jail_runs_with_the_sites_logs(host):
     jails = host.check_output("fail2ban-client status").split("Jail list:", 1)[1]
     assert sorted(j.strip() for j in jails.split(",")) == [
