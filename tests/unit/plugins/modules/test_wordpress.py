@@ -1,7 +1,6 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Unit tests of the wpzo.hosting.wordpress module shell (main(), argument spec, documentation, runner)."""
 
-import importlib.util
 import json
 import os
 
@@ -11,13 +10,7 @@ from ansible_collections.wpzo.hosting.plugins.module_utils import wordpress as w
 from ansible_collections.wpzo.hosting.plugins.module_utils import wordpress_validation as validation
 from ansible_collections.wpzo.hosting.plugins.modules import wordpress as module
 from module_runner import run_module
-
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_SPEC = importlib.util.spec_from_file_location(
-    "wordpress_utils_tests", os.path.join(_HERE, "..", "module_utils", "test_wordpress.py")
-)
-helpers = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(helpers)
+from wordpress_fakes import PROGRAMS, environment
 
 SECRET_DB = "db'pa\\ss$word"
 SECRET_ADMIN = "admin'secret\\$"
@@ -26,39 +19,17 @@ SECRET_REDIS = "redis'secret"
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    class Env:
-        pass
-
-    e = Env()
-    e.tmp = tmp_path
-    e.core = helpers.make_core(tmp_path / "wordpress-6.1.1.tar.gz")
-    e.core_sum = helpers.sha(e.core)
-    e.runner = helpers.FakeRunner()
-    e.downloader = helpers.FakeDownloader({"https://dl.example/wordpress-6.1.1.tar.gz": e.core})
+    e = environment(tmp_path)
     monkeypatch.setattr(module, "make_runner", lambda m: e.runner)
     monkeypatch.setattr(module, "make_downloader", lambda m: e.downloader)
     return e
 
 
 def site(env, name="a.example", **kwargs):
-    root = env.tmp / "www" / name
-    (root / "tmp").mkdir(parents=True, exist_ok=True)
-    value = {
-        "domain": name,
-        "path": str(root / "public"),
-        "owner": "web",
-        "version": "6.1.1",
-        "core_src": env.core,
-        "db_name": "wp_" + name.replace(".", "_"),
-        "db_user": "wp_user",
-        "db_password": SECRET_DB,
-        "admin_user": "siteadmin",
-        "admin_email": "admin@" + name,
-        "admin_password": SECRET_ADMIN,
-        "redis": {"username": "web", "password": SECRET_REDIS},
-    }
-    value.update(kwargs)
-    return value
+    secrets = dict(
+        db_password=SECRET_DB, admin_password=SECRET_ADMIN, redis={"username": "web", "password": SECRET_REDIS}
+    )
+    return env.site(name, **dict(secrets, **kwargs))
 
 
 def run(env, sites, check_mode=False, diff=False, **args):
@@ -66,7 +37,7 @@ def run(env, sites, check_mode=False, diff=False, **args):
         "sites": sites,
         "cache_dir": str(env.tmp / "cache"),
         "php_binary": "php",
-        "programs_dir": str(helpers.PROGRAMS),
+        "programs_dir": str(PROGRAMS),
     }
     params.update(args)
     return run_module(module.main, params, check_mode, diff)
