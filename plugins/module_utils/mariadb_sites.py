@@ -699,10 +699,8 @@ def compute(
     closes the connection.
     """
     normalised = desired_state(sites, charset, collation, require_passwords=not validate_only)
-    result = {"changed": False, "added": [], "updated": [], "removed": [], "dumps": []}
     if validate_only:
-        result["sites"] = summary(normalised)
-        return module_shell.Change(result, None)
+        return module_shell.Change(module_shell.outcome([], [], [], sites=summary(normalised), dumps=[]), None)
     connection = connect()
     try:
         cursor = connection.cursor()
@@ -711,13 +709,14 @@ def compute(
         connection.close()
         raise ModuleError("cannot read the sites' databases and users: %s" % exc) from exc
     the_plan = plan(normalised, actual, charset, collation, dump_dir)
-    result.update(
+    result = module_shell.outcome(
+        the_plan.domains("added"),
+        the_plan.domains("updated"),
+        the_plan.domains("removed"),
+        build_diff(the_plan),
         changed=the_plan.changed,
-        added=the_plan.domains("added"),
-        updated=the_plan.domains("updated"),
-        removed=the_plan.domains("removed"),
         sites=summary(normalised, the_plan),
-        diff=build_diff(the_plan),
+        dumps=[],
     )
 
     def apply():

@@ -46,6 +46,27 @@ def finish(change, check_mode, want_diff):
             change.close()
 
 
+def outcome(added, updated, removed, diff=None, changed=False, reload_reasons=None, **keys):
+    """The result of a module that reconciles a set: the names it ``added``, ``updated`` and ``removed``; ``changed``
+    when any of them is not empty, when ``changed`` says so (what the three lists do not show) or when a reload is
+    due; ``diff`` when there is one (the shell drops it outside diff mode); the module's own ``keys``.
+
+    With ``reload_reasons`` (a list: the module knows whether its service has loaded what is on disk),
+    ``reload_needed`` says whether anything is written or a reason holds, and the reasons are returned when there
+    are any.
+    """
+    written = bool(added or updated or removed)
+    result = dict(keys, added=list(added), updated=list(updated), removed=list(removed))
+    if diff is not None:
+        result["diff"] = diff
+    if reload_reasons is not None:
+        result["reload_needed"] = written or bool(reload_reasons)
+        if reload_reasons:
+            result["reload_reasons"] = list(reload_reasons)
+    result["changed"] = bool(changed or written or reload_reasons)
+    return result
+
+
 def defaults(spec):
     """``{option: default}`` of an argument spec (None where it has none)."""
     return dict((name, option.get("default")) for name, option in spec.items())

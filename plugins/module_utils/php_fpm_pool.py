@@ -634,17 +634,14 @@ def compute(
     reasons = []
     if not the_plan.changed and os.path.isdir(pool_dir):
         reasons = reload_reasons(pool_dir, desired, sockets, pid_file)
-    result = {
-        "changed": the_plan.changed or bool(reasons),
-        "added": names(the_plan.added),
-        "updated": names(the_plan.updated),
-        "removed": names(the_plan.removed),
-        "pools": [pool["name"] for pool in pools],
-        "reload_needed": the_plan.changed or bool(reasons),
-        "diff": managed_files.build_diff(the_plan, specs, existing),
-    }
-    if reasons:
-        result["reload_reasons"] = reasons
+    result = module_shell.outcome(
+        names(the_plan.added),
+        names(the_plan.updated),
+        names(the_plan.removed),
+        managed_files.build_diff(the_plan, specs, existing),
+        reload_reasons=reasons,
+        pools=[pool["name"] for pool in pools],
+    )
 
     def apply():
         managed_files.clean_stray([pool_dir], scratch_parent or managed_files.default_scratch_parent())

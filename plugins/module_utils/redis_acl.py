@@ -570,9 +570,9 @@ def compute(params, check_mode=False, connector=connect):
     if errors:
         raise ValidationError("invalid arguments (%d problem(s))" % len(errors), errors)
 
-    result = {"changed": False, "sites": result_sites(derived)}
+    sites = result_sites(derived)
     if params.get("validate_only"):
-        return module_shell.Change(result, None)
+        return module_shell.Change({"changed": False, "sites": sites}, None)
 
     group = params.get("group") or DEFAULT_GROUP
     if group_id(group) is None and not check_mode:
@@ -595,19 +595,21 @@ def compute(params, check_mode=False, connector=connect):
         finally:
             conn.close()
     reload_needed = uses_aclfile and (the_plan.file_changed or needs_reload(lines, live))
-    result.update(
+    diff = {
+        "before_header": aclfile,
+        "after_header": aclfile,
+        "before": mask(text or ""),
+        "after": mask(the_plan.content, text or ""),
+    }
+    result = module_shell.outcome(
+        the_plan.added,
+        the_plan.updated,
+        the_plan.removed,
+        diff,
         changed=files.changed or reload_needed,
-        added=the_plan.added,
-        updated=the_plan.updated,
-        removed=the_plan.removed,
+        sites=sites,
         users=sorted(lines),
         reloaded=reload_needed,
-        diff={
-            "before_header": aclfile,
-            "after_header": aclfile,
-            "before": mask(text or ""),
-            "after": mask(the_plan.content, text or ""),
-        },
     )
 
     def acl_load():

@@ -391,17 +391,15 @@ def compute(module):
             raise ValidationError("files outside validate_tree: %s" % "; ".join(errors), errors)
 
     reasons = reload_reasons(the_plan, specs, params["purge"], params["reload_check"], params["reload_check_pid_file"])
-    result = dict(
-        changed=the_plan.changed or bool(reasons) or bool(create or fix),
-        added=the_plan.added,
-        updated=the_plan.updated,
-        removed=the_plan.removed,
+    result = module_shell.outcome(
+        the_plan.added,
+        the_plan.updated,
+        the_plan.removed,
+        mf.directory_diff(create, fix) + masked_diff(the_plan, specs, existing, params["files"]),
+        changed=bool(create or fix),
+        reload_reasons=reasons,
         directories=sorted(d.path for d in create + fix),
-        reload_needed=the_plan.changed or bool(reasons),
-        diff=mf.directory_diff(create, fix) + masked_diff(the_plan, specs, existing, params["files"]),
     )
-    if reasons:
-        result["reload_reasons"] = reasons
 
     def apply():
         mf.apply_directories(create, fix)

@@ -375,9 +375,8 @@ def compute(module):
     actions = accounts.plan(sites, state, module.params["web_group"], sftp_group, keys_dir)
     added, updated, removed = accounts.summarise(actions)
     described = [accounts.describe(action) for action in actions]
-    result = dict(changed=bool(actions), added=added, updated=updated, removed=removed, actions=described)
-    if actions:
-        result["diff"] = dict(before="", after="\n".join(described) + "\n")
+    diff = dict(before="", after="\n".join(described) + "\n") if actions else None
+    result = module_shell.outcome(added, updated, removed, diff, changed=bool(actions), actions=described)
 
     def apply():
         sites_by_user = dict((site["user"], site) for site in sites)

@@ -55,6 +55,11 @@ def wait_for(predicate, timeout, interval=1):
     return predicate()
 
 
+def wait_for_ban_set(host, jail, address, timeout=15):
+    """The address in the jail's nftables set: fail2ban records a ban before its nftables action has run."""
+    return wait_for(lambda: address in host.run(f"nft list set inet f2b-table addr-set-{jail}").stdout, timeout)
+
+
 def client_ip(client):
     return client.run("hostname", "-I").stdout.split()[0]
 
@@ -172,8 +177,7 @@ def test_failed_logins_ban_the_attacker_on_every_port(host, attacker, instance_i
     address = client_ip(attacker)
     assert requests(attacker, instance_ip, "POST", "/wp-login.php", count=3) == ["200"] * 3
     assert wait_for(lambda: address in banned(host, "wordpress"), 20)
-    # fail2ban records the ban before its nftables action has run.
-    assert wait_for(lambda: address in host.run("nft list set inet f2b-table addr-set-wordpress").stdout, 15)
+    assert wait_for_ban_set(host, "wordpress", address)
     assert attacker.tcp_connect(instance_ip, 80) == "timeout"
     assert attacker.tcp_connect(instance_ip, 22) == "timeout"
     notices = host.check_output("journalctl -t wpzo-fail2ban-notify --no-pager -o cat")
@@ -197,8 +201,7 @@ def test_failed_ssh_logins_ban_the_attacker(host, attacker, instance_ip):
     address = client_ip(attacker)
     ssh_as_unknown_users(attacker, instance_ip, 3)
     assert wait_for(lambda: address in banned(host, "sshd"), 20)
-    # fail2ban records the ban before its nftables action has run.
-    assert wait_for(lambda: address in host.run("nft list set inet f2b-table addr-set-sshd").stdout, 15)
+    assert wait_for_ban_set(host, "sshd", address)
     assert attacker.tcp_connect(instance_ip, 22) == "timeout"
 
 
@@ -206,8 +209,7 @@ def test_repeat_offender_is_caught_by_recidive(host, attacker, instance_ip):
     """Two bans (wordpress, then sshd) with recidive's maxretry 2: banned on all ports for long."""
     address = client_ip(attacker)
     assert wait_for(lambda: address in banned(host, "recidive"), 30)
-    # fail2ban records the ban before its nftables action has run.
-    assert wait_for(lambda: address in host.run("nft list set inet f2b-table addr-set-recidive").stdout, 15)
+    assert wait_for_ban_set(host, "recidive", address)
     assert attacker.tcp_connect(instance_ip, 80) == "timeout"
 
 
@@ -216,5 +218,5 @@ def test_ban_survives_an_nftables_restart(host, attacker, instance_ip):
     address = client_ip(attacker)
     host.check_output("systemctl restart nftables")
     assert host.service("fail2ban").is_running
-    assert wait_for(lambda: address in host.run("nft list set inet f2b-table addr-set-recidive").stdout, 30)
+    assert wait_for_ban_set(host, "recidive", address, 30)
     assert attacker.tcp_connect(instance_ip, 80) == "timeout"

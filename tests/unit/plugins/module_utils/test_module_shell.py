@@ -55,3 +55,38 @@ def test_an_error_reports_its_fields_for_fail_json():
     error = ModuleError("two problems", ["a", "b"], {"rc": 78, "stderr": "bad"})
     assert error.fail_args() == {"msg": "two problems", "errors": ["a", "b"], "rc": 78, "stderr": "bad"}
     assert str(error) == "two problems"
+
+
+def test_an_outcome_is_changed_when_anything_is_added_updated_or_removed():
+    assert module_shell.outcome([], [], [], pools=["a"]) == {
+        "changed": False,
+        "added": [],
+        "updated": [],
+        "removed": [],
+        "pools": ["a"],
+    }
+    for lists in ((["a"], [], []), ([], ["a"], []), ([], [], ["a"])):
+        assert module_shell.outcome(*lists, diff=[1])["changed"] is True
+
+
+def test_an_outcome_is_changed_by_what_the_lists_do_not_show():
+    assert module_shell.outcome([], [], [], changed=True)["changed"] is True
+
+
+@pytest.mark.parametrize(
+    ("lists", "reasons", "expected"),
+    [
+        (([], [], []), [], {"changed": False, "reload_needed": False}),
+        ((["a"], [], []), [], {"changed": True, "reload_needed": True}),
+        (([], [], []), ["a changed after the last load"], {"changed": True, "reload_needed": True}),
+    ],
+)
+def test_an_outcome_with_reload_reasons_says_whether_the_service_must_reload(lists, reasons, expected):
+    result = module_shell.outcome(*lists, reload_reasons=reasons)
+    assert {key: result[key] for key in expected} == expected
+    assert result.get("reload_reasons") == (reasons or None)
+
+
+def test_an_outcome_without_reload_reasons_says_nothing_of_a_reload_and_without_a_diff_has_none():
+    result = module_shell.outcome(["a"], [], [])
+    assert "reload_needed" not in result and "reload_reasons" not in result and "diff" not in result
