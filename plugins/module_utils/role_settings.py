@@ -172,7 +172,6 @@ def nginx(s, bad):
             )
 
 
-NGINX_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~/%+-]*)?")
 # A value nginx reads unquoted: no whitespace, quotes, ; { } or $.
 NGINX_BARE_VALUE = re.compile(r"[^\s;{}\"'$\\]*")
 HSTS_PRELOAD_MAX_AGE = 31536000
@@ -218,7 +217,7 @@ def nginx_sites(s, bad):
         for key, path in paths.items():
             if not _fits(value_syntax.PLAIN_PATH, path):
                 bad("%s.%s" % (where, key), '"%s" is not an absolute path of plain characters' % path)
-        if site.get("kind") == "redirect" and not _fits(NGINX_URL, site.get("redirect_to", "")):
+        if site.get("kind") == "redirect" and not _fits(value_syntax.REDIRECT_URL, site.get("redirect_to", "")):
             bad(where + ".redirect_to", "an http(s) URL base like https://example.com is required")
         if tls.get("hsts") and mode == "none":
             bad(where + ".tls.hsts", "needs TLS")

@@ -319,8 +319,8 @@ def normalise_sites(sites, defaults=None):
                 aliases.append(site_names.normalise_domain(alias))
             except ValueError as exc:
                 err("aliases[%d]: %s" % (position, exc))
-        if site["kind"] == "redirect" and not re.match(r"^https?://[^/\s]+", str(site["redirect_to"] or "")):
-            err("redirect_to: a redirect site needs a target URL such as https://example.com")
+        if site["kind"] == "redirect" and not value_syntax.REDIRECT_URL.fullmatch(str(site["redirect_to"] or "")):
+            err("redirect_to: a redirect site needs a target URL of plain characters such as https://example.com")
         _check_tls(site, err)
         _check_wordpress(site, err)
         _check_access(site, err)

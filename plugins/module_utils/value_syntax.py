@@ -35,6 +35,8 @@ POSIX_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 ACCOUNT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
 # An HTTP header name, a MIME type or a cookie name: a token of nginx's configuration syntax.
 TOKEN = re.compile(r"[A-Za-z0-9.+/_-]+")
+# Where a redirect site sends to: an http(s) URL base of plain characters (nginx writes it unquoted).
+REDIRECT_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~/%+-]*)?")
 # A PHP constant or function name, an environment variable's name.
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # An e-mail address: something@domain.tld.

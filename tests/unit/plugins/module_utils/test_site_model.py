@@ -203,3 +203,21 @@ def test_a_derived_name_a_consumer_would_refuse_is_a_validation_error(monkeypatc
     monkeypatch.setattr(site_names, "derive", lambda domain: dict(real(domain), database="wp_" + "a_" * 31))
     errors = problems([site("a.example.com")])
     assert any("(wpzo_sites[0]): derived name database: " in error and "escaped in GRANT" in error for error in errors)
+
+
+@pytest.mark.parametrize(
+    ("redirect_to", "accepted"),
+    [
+        ("https://new.example", True),
+        ("http://new.example:8080/landing/", True),
+        ("https://new.example/a b", False),  # nginx writes it unquoted: a space would end the directive
+        ("https://new.example/?x=$host", False),
+        ("ftp://new.example", False),
+    ],
+)
+def test_a_redirect_target_is_an_http_url_base_of_plain_characters(redirect_to, accepted):
+    sites = [{"domain": "old.example", "kind": "redirect", "redirect_to": redirect_to}]
+    if accepted:
+        assert site_model.normalise_sites(sites)[0]["redirect_to"] == redirect_to.rstrip("/")
+    else:
+        assert [e for e in problems(sites) if "redirect_to: a redirect site needs a target URL" in e]
