@@ -132,6 +132,14 @@ def test_unopened_port_works_from_the_server_itself(host):
     assert host.run("curl -sf -o /dev/null http://127.0.0.1:8081/").rc == 0
 
 
+def test_other_tools_firewall_tables_survive_the_firewall(host):
+    """prepare.yml added table inet othertool before the first converge: starting and reloading the firewall
+    replaces only the table inet wpzo (Debian's stock ruleset would have flushed everything)."""
+    tables = host.check_output("nft list tables").splitlines()
+    assert "table inet othertool" in tables, tables
+    assert "table inet wpzo" in tables, tables
+
+
 def test_firewall_is_loaded_at_boot(host):
     ruleset = host.check_output("nft list table inet wpzo")
     assert "policy drop" in ruleset
