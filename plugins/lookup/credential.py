@@ -54,6 +54,12 @@ options:
       - Folder of the host's store; defaults to C(wpzo_credentials_dir), else
         C(<project>/credentials/<inventory name>/<inventory_hostname>) (see above).
     type: path
+  host:
+    description:
+      - The inventory host whose store holds the secrets, when it is another host than the one the task runs for
+        (a secret two hosts share, such as the password the monitoring host scrapes every server's exporters
+        with, lives in the store of the host that owns it); that host's C(wpzo_credentials_dir) or default store.
+    type: str
   existing:
     description:
       - Names (of O(_terms)) whose account already exists on the server. Such a name is never generated; when the
@@ -223,6 +229,16 @@ class LookupModule(LookupBase):
         return self._templar.template(value) if isinstance(value, str) and "{" in value else value
 
     def _default_store(self, variables):
+        host = self.get_option("host")
+        if host:
+            hostvars = variables.get("hostvars", {})
+            if host not in hostvars:
+                raise CredentialError("host %s is not in the inventory" % host)
+            variables = {
+                "inventory_hostname": host,
+                "inventory_dir": hostvars[host].get("inventory_dir"),
+                "wpzo_credentials_dir": hostvars[host].get("wpzo_credentials_dir"),
+            }
         if variables.get("wpzo_credentials_dir"):
             return self._templar.template(variables["wpzo_credentials_dir"]), None
         return default_store(variables.get("inventory_dir"), variables.get("inventory_hostname", "localhost"))

@@ -76,3 +76,22 @@ def test_a_check_run_still_refuses_a_lost_secret_of_an_existing_account(tmp_path
     assert result.returncode != 0
     assert "already exists on the server" in " ".join((result.stdout + result.stderr).split())
     assert not (tmp_path / "store").exists()
+
+
+def test_the_store_of_another_host_holds_a_secret_two_hosts_share(tmp_path):
+    """A server reads the password of the monitoring host's store (host=monitor), never a store of its own."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n"
+        f"    web1: {{ansible_connection: local, wpzo_credentials_dir: {tmp_path / 'web1'}}}\n"
+        f"    monitor: {{ansible_connection: local, wpzo_credentials_dir: {tmp_path / 'monitor'}}}\n"
+    )
+    expression = "{{ lookup('wpzo.hosting.credential', 'monitoring/scrape', host='monitor') }}"
+    command = [str(Path(sys.executable).parent / "ansible"), "web1", "-i", str(inventory), "-o", "-m", "debug",
+               "-a", f"msg={expression}"]  # fmt: skip
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1")
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    value = json.loads(result.stdout.split(" => ", 1)[1])["msg"]
+    assert (tmp_path / "monitor" / "monitoring" / "scrape").read_text().strip() == value
+    assert not (tmp_path / "web1").exists()

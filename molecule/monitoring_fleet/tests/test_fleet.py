@@ -1,0 +1,232 @@
+"""A fleet as its operator sees it: the monitoring host scrapes the server's exporters over TLS with basic auth,
+anyone else is refused, a ban and a frozen server reach every channel, and every log is capped.
+
+The tests drive both containers with docker exec (not the `host` fixture, which Molecule's verifier runs once per
+host); Prometheus, Alertmanager and the recorder listen on the monitoring host's loopback.
+"""
+
+import email
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+SERVER, MONITOR = "wpzo-fleet-server", "wpzo-fleet-monitor"
+SITE, SHOP = "fleet.example.test", "shop.fleet.example.test"
+EXPORTERS = {"node": 9100, "nginx": 9113, "mysqld": 9104, "redis": 9121, "process": 9256}
+CHANNELS = ("webhook", "slack", "discord", "email", "telegram")
+CA = "/etc/prometheus/wpzo-ca/ca.crt"
+NOTIFICATIONS = "/srv/recorder/notifications.jsonl"
+NETWORK = "wpzo-net-" + os.environ.get("MOLECULE_SCENARIO_NAME", "monitoring_fleet")
+STORE = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "credentials"
+# Detection (scrape 3 s, for: 3 s or 9 s), group_wait (15 s) and delivery, with a wide margin on a loaded machine.
+DEADLINE = 180
+
+
+def run(container, command, stdin=None, timeout=60):
+    return subprocess.run(
+        ["docker", "exec", "-i", container, "bash", "-c", command],
+        input=stdin, capture_output=True, text=True, check=False, timeout=timeout,
+    )  # fmt: skip
+
+
+def wait_for(predicate, timeout=DEADLINE, interval=1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def api(path):
+    """Prometheus's (or, for /api/v2, Alertmanager's) answer on the monitoring host, decoded."""
+    port = 9093 if path.startswith("/api/v2") else 9090
+    result = run(MONITOR, f"curl -sf --max-time 10 'http://127.0.0.1:{port}{path}'")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def server_ip():
+    template = '{{ (index .NetworkSettings.Networks "%s").IPAddress }}' % NETWORK
+    return subprocess.run(
+        ["docker", "inspect", "-f", template, SERVER], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def scrape_password():
+    """The monitoring host's stored scrape password (never printed; given to curl on stdin)."""
+    return (STORE / MONITOR / "monitoring" / "scrape_prometheus").read_text().strip()
+
+
+def scrape(server_ip, port, user=None, scheme="https"):
+    """(HTTP status, body) of a scrape from the monitoring host, with user=(name, password) or anonymous."""
+    config = f'user = "{user[0]}:{user[1]}"\n' if user else ""
+    result = run(
+        MONITOR,
+        f"curl -s --max-time 10 --cacert {CA} --config - -w '\\n%{{http_code}}' {scheme}://{server_ip}:{port}/metrics",
+        stdin=config,
+    )
+    body, _, status = result.stdout.rpartition("\n")
+    return status, body
+
+
+def notifications():
+    """[(channel, status, text)] of everything the recorder received."""
+    found = []
+    for line in run(MONITOR, f"cat {NOTIFICATIONS}").stdout.splitlines():
+        entry = json.loads(line)
+        channel, text = entry["channel"], entry["text"]
+        if channel == "webhook":
+            status = json.loads(text)["status"]
+        elif channel == "telegram":
+            status = "firing" if "Alerts Firing" in text else "resolved"
+        else:
+            if channel == "email":
+                text = email.message_from_string(text)["Subject"]
+            status = "firing" if "[FIRING" in text else "resolved" if "[RESOLVED]" in text else "unknown"
+        found.append((channel, status, text))
+    return found
+
+
+def count(marker, alert, status="firing"):
+    """{channel: number of notifications of that status naming both marker and alert}."""
+    counts = dict.fromkeys(CHANNELS, 0)
+    for channel, state, text in notifications():
+        if state == status and marker in text and alert in text:
+            counts[channel] += 1
+    return counts
+
+
+def targets():
+    return api("/api/v1/targets?state=active")["data"]["activeTargets"]
+
+
+def test_the_monitoring_host_scrapes_every_exporter_over_tls(server_ip):
+    def server_targets():
+        found = [t for t in targets() if t["labels"].get("server") == SERVER]
+        jobs = {t["labels"]["job"] for t in found}
+        return found if jobs >= {*EXPORTERS, "sites"} and all(t["health"] == "up" for t in found) else None
+
+    found = wait_for(server_targets, timeout=90)
+    assert found, [(t["labels"]["job"], t["health"], t["lastError"]) for t in targets()]
+    by_job = {}
+    for target in found:
+        by_job.setdefault(target["labels"]["job"], []).append(target)
+    for job, port in EXPORTERS.items():
+        assert [t["scrapeUrl"] for t in by_job[job]] == [f"https://{server_ip}:{port}/metrics"]
+    # Each site is probed at the server's public address, with its name as Host and SNI.
+    assert sorted(t["labels"]["instance"] for t in by_job["sites"]) == [f"http://{SITE}/", f"http://{SHOP}/"]
+    assert all(f"target=http%3A%2F%2F{server_ip}%2F" in t["scrapeUrl"] for t in by_job["sites"])
+
+
+@pytest.mark.parametrize("port", EXPORTERS.values(), ids=EXPORTERS.keys())
+def test_an_anonymous_or_wrong_password_scrape_is_refused(server_ip, scrape_password, port):
+    assert scrape(server_ip, port)[0] == "401"
+    assert scrape(server_ip, port, ("prometheus", scrape_password + "x"))[0] == "401"
+    assert scrape(server_ip, port, ("someone", scrape_password))[0] == "401"
+    # Plain HTTP gets no metrics either (a TLS server's refusal).
+    assert scrape(server_ip, port, ("prometheus", scrape_password), scheme="http")[0] == "400"
+    status, body = scrape(server_ip, port, ("prometheus", scrape_password))
+    assert status == "200"
+    assert "# TYPE " in body
+
+
+def test_the_nginx_and_redis_exporters_listen_on_loopback_behind_nginx(server_ip):
+    for port in (EXPORTERS["nginx"], EXPORTERS["redis"]):
+        listeners = run(SERVER, f"ss -Hltnp 'sport = :{port}'").stdout
+        assert f"127.0.0.1:{port} " in listeners  # the exporter itself
+        assert f"{server_ip}:{port}" in listeners and '"nginx"' in listeners
+
+
+def test_the_exporters_ports_are_closed_to_any_other_host(server_ip):
+    name = f"{SERVER}-outsider"
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+    image = os.environ.get("WPZO_TEST_IMAGE", "wpzo/debian12-systemd:latest")
+    subprocess.run(["docker", "run", "-d", "--name", name, "--network", NETWORK, image, "sleep", "infinity"],
+                   capture_output=True, check=True)  # fmt: skip
+    try:
+        for port in EXPORTERS.values():
+            result = run(
+                name, f"curl -sk --max-time 3 -o /dev/null -w '%{{http_code}}' https://{server_ip}:{port}/metrics"
+            )
+            assert result.stdout == "000"  # dropped by the firewall: no TLS handshake, no answer
+        # The web ports stay open to everyone: the firewall rule names the monitoring host for the exporters only.
+        page = f"curl -s --max-time 5 -o /dev/null -w '%{{http_code}}' -H 'Host: {SITE}' http://{server_ip}/"
+        assert run(name, page).stdout == "200"
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+
+
+def test_each_ban_is_one_notification_on_every_channel():
+    addresses = ("192.0.2.7", "192.0.2.8")
+    try:
+        for address in addresses:
+            assert run(SERVER, f"fail2ban-client set sshd banip {address}").returncode == 0
+        for address in addresses:
+            arrived = wait_for(lambda a=address: min(count(a, "Fail2banBan").values()) >= 1)
+            assert arrived, (address, count(address, "Fail2banBan"))
+        # A group per ban: each address in exactly one firing notification per channel, not both in one.
+        time.sleep(10)  # a second notification would come group_interval (5 s) after the first
+        for address in addresses:
+            assert count(address, "Fail2banBan") == dict.fromkeys(CHANNELS, 1)
+        both = [text for _, _, text in notifications() if all(a in text for a in addresses)]
+        assert both == []
+    finally:
+        for address in addresses:
+            run(SERVER, f"fail2ban-client set sshd unbanip {address}")
+    for address in addresses:
+        resolved = wait_for(lambda a=address: min(count(a, "Fail2banBan", "resolved").values()) >= 1)
+        assert resolved, (address, count(address, "Fail2banBan", "resolved"))
+
+
+def test_the_journal_is_capped_on_both_hosts():
+    for container in (SERVER, MONITOR):
+        log = run(container, "journalctl -b -u systemd-journald --no-pager -o cat").stdout
+        assert "max 1.0G" in log, (container, log[-500:])
+
+
+def test_prometheus_keeps_its_data_within_the_retention():
+    flags = api("/api/v1/status/flags")["data"]
+    assert (flags["storage.tsdb.retention.time"], flags["storage.tsdb.retention.size"]) == ("30d", "2GB")
+    assert api("/api/v1/status/runtimeinfo")["data"]["storageRetention"] == "30d or 2GiB"
+
+
+def test_logrotate_rotates_every_log_file_on_the_server():
+    files = set(run(SERVER, "find /var/log /srv/www -type f -name '*.log'").stdout.split())
+    assert f"/srv/www/{SITE}/logs/access.log" in files
+    considered = run(SERVER, "logrotate --debug /etc/logrotate.conf 2>&1").stdout.splitlines()
+    rotated = {line.split("considering log ", 1)[1].strip() for line in considered if "considering log " in line}
+    assert files - rotated == set()
+
+
+# Last: freezes the server (docker pause: every process stopped, nothing answers, as a hung or cut-off server)
+# and thaws it afterwards.
+def test_a_frozen_server_is_one_server_down_notification_and_its_sites_are_held_back():
+    before = count(SERVER, "ServerDown")
+    subprocess.run(["docker", "pause", SERVER], check=True, capture_output=True)
+    try:
+        arrived = wait_for(lambda: all(count(SERVER, "ServerDown")[c] > before[c] for c in CHANNELS))
+        assert arrived, count(SERVER, "ServerDown")
+
+        def site_down_inhibited():
+            alerts = api("/api/v2/alerts?filter=alertname%3D%22SiteDown%22")
+            found = {a["labels"]["site"]: a["status"] for a in alerts if a["labels"].get("server") == SERVER}
+            return found if set(found) == {SITE, SHOP} else None
+
+        inhibited = wait_for(site_down_inhibited)
+        assert inhibited, api("/api/v2/alerts")
+        assert all(status["state"] == "suppressed" and status["inhibitedBy"] for status in inhibited.values())
+        # Prometheus fires them: Alertmanager holds them back. After a group_wait more, still no site notification.
+        firing = api("/api/v1/query?query=ALERTS%7Balertname%3D%22SiteDown%22%2Calertstate%3D%22firing%22%7D")
+        assert sorted(r["metric"]["site"] for r in firing["data"]["result"]) == [SITE, SHOP]
+        time.sleep(20)
+        assert count(SITE, "SiteDown") == dict.fromkeys(CHANNELS, 0)  # SITE is in SHOP's name too
+    finally:
+        subprocess.run(["docker", "unpause", SERVER], check=False, capture_output=True)
+    assert wait_for(lambda: all(t["health"] == "up" for t in targets() if t["labels"].get("server") == SERVER))

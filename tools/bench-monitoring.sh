@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# make bench-monitoring: figures of the monitoring on the fleet scenario's two containers (molecule/monitoring_fleet:
+# a hosting server with two sites, a monitoring host scraping it over TLS). Converges them when they do not run,
+# under the scenario's lock, and leaves them running (molecule destroy -s monitoring_fleet removes them). Prints:
+#   - detection: seconds from a site losing its page to the webhook's firing notification, and from the fix to the
+#     resolved one, with the scenario's test intervals, then with the roles' default intervals;
+#   - the resident memory of every monitoring daemon (both hosts) with the 2 sites, then with 300 probed sites,
+#     and their sum against the 250 MiB budget;
+#   - Prometheus's samples per second at 300 sites and its disk use per day, extrapolated from a measured interval.
+# The 298 extra sites are probe targets only (a job of blackbox probes of the scenario's static site, labelled as
+# sites of their own): what grows with the sites on the monitoring host; the hosting server's exporters do not
+# grow with static sites (process-exporter grows with PHP pools: not measured here).
+# Ends by converging the monitoring host back to the scenario's settings. Exits non-zero only when it could not run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+scenario=monitoring_fleet server=wpzo-fleet-server monitor=wpzo-fleet-monitor
+site=fleet.example.test page=/srv/www/fleet.example.test/public/index.html
+settle="${WPZO_BENCH_SETTLE:-300}"  # seconds at 300 sites before memory and disk are read
+exec 9>"/tmp/wpzo-molecule-$scenario.lock"
+flock 9
+if ! docker exec "$monitor" systemctl is-active --quiet prometheus 2>/dev/null; then
+  echo "bench-monitoring: converging molecule/$scenario (about 15 minutes)" >&2
+  molecule create -s "$scenario" >/dev/null && molecule prepare -s "$scenario" >/dev/null
+  molecule converge -s "$scenario" >/dev/null
+fi
+on() { local container=$1; shift; docker exec -i "$container" bash -c "$*"; }
+query() { # PromQL -> the first sample's value, or nan
+  on "$monitor" "curl -sf --get --data-urlencode 'query=$1' http://127.0.0.1:9090/api/v1/query" |
+    python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "nan")'
+}
+webhooks() { # number of webhook notifications naming the site alone (not the shop, whose name holds it), in state $1
+  on "$monitor" "cat /srv/recorder/notifications.jsonl" | python3 -c '
+import json, sys
+state, count = sys.argv[1], 0
+for line in sys.stdin:
+    entry = json.loads(line)
+    if entry["channel"] == "webhook":
+        body = json.loads(entry["text"])
+        count += body["status"] == state and body["groupLabels"].get("site") == sys.argv[2]
+print(count)' "$1" "$site"
+}
+wait_count() { # state count-before -> seconds until one more arrived (deadline 900 s)
+  local start=$SECONDS
+  while [ "$(webhooks "$1")" -le "$2" ]; do
+    [ $((SECONDS - start)) -gt 900 ] && { echo "bench-monitoring: no $1 notification within 900 s" >&2; exit 1; }
+    sleep 1
+  done
+  echo $((SECONDS - start))
+}
+detection() { # label
+  local firing resolved detect recover
+  firing=$(webhooks firing) resolved=$(webhooks resolved)
+  on "$server" "mv $page $page.away"
+  detect=$(wait_count firing "$firing")
+  on "$server" "mv $page.away $page"
+  recover=$(wait_count resolved "$resolved")
+  printf '  %-44s broken -> firing %4s s, fixed -> resolved %4s s\n' "$1" "$detect" "$recover"
+}
+converge_monitor() { # extra ansible-playbook options
+  molecule converge -s "$scenario" -- --tags monitoring_server "$@" >/dev/null
+}
+daemons=(wpzo-fleet-server:prometheus-node-exporter wpzo-fleet-server:prometheus-nginx-exporter
+  wpzo-fleet-server:prometheus-mysqld-exporter wpzo-fleet-server:prometheus-redis-exporter
+  wpzo-fleet-server:prometheus-process-exporter wpzo-fleet-monitor:prometheus wpzo-fleet-monitor:prometheus-alertmanager
+  wpzo-fleet-monitor:prometheus-blackbox-exporter)
+memory() { # label: resident memory of each daemon and the sum
+  local total=0 rss pair
+  echo "resident memory, $1 (MiB):"
+  for pair in "${daemons[@]}"; do
+    rss=$(on "${pair%%:*}" "ps -o rss= -p \$(systemctl show -p MainPID --value ${pair#*:})")
+    printf '  %-44s %6.1f\n' "${pair#*:} (${pair%%:*})" "$(echo "$rss / 1024" | bc -l)"
+    total=$((total + rss))
+  done
+  printf '  %-44s %6.1f (budget 250)\n' "all monitoring daemons" "$(echo "$total / 1024" | bc -l)"
+}
+
+echo "bench-monitoring on molecule/$scenario ($(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, load $(cut -d' ' -f1 /proc/loadavg))"
+echo "detection of a site that lost its page (SiteDown), webhook receiver:"
+detection "test intervals (scrape 3 s, for 9 s, wait 15 s)"
+
+# The roles' defaults for every interval the scenario shortens.
+defaults=$(mktemp --suffix=.json)
+trap 'rm -f "$defaults"' EXIT
+python3 - "$defaults" <<'PY'
+import json, sys, yaml
+defaults = yaml.safe_load(open("roles/monitoring_server/defaults/main.yml"))
+names = ["scrape_interval", "evaluation_interval", "probe_timeout", "server_down_for", "site_down_for",
+         "exporter_down_for", "group_wait", "group_interval"]
+json.dump({f"monitoring_server_{name}": defaults[f"monitoring_server_{name}"] for name in names}, open(sys.argv[1], "w"))
+PY
+converge_monitor -e "@$defaults"
+detection "default intervals (scrape 15 s, for 2 m, wait 30 s)"
+memory "2 sites, default intervals"
+
+# 298 more sites: blackbox probes of the static site, each labelled as a site of its own, every 15 s.
+module=$(on "$monitor" "grep -o 'site_[A-Za-z0-9_]*fleet_example_test' /etc/prometheus/blackbox.yml | grep -v shop | head -1")
+address=$(docker inspect -f "{{ (index .NetworkSettings.Networks \"wpzo-net-$scenario\").IPAddress }}" "$server")
+# scrape_configs is the last list of the file, and JSON is YAML: the job is appended as one flow-style item.
+python3 - "$module" "$address" <<'PY' | on "$monitor" "cat >> /etc/prometheus/prometheus.yml"
+import json, sys
+module, address = sys.argv[1:]
+job = {
+    "job_name": "bench_sites", "metrics_path": "/probe", "params": {"module": [module]},
+    "static_configs": [{"targets": [f"http://{address}/?bench={n}"],
+                        "labels": {"site": f"bench-{n}.example.test", "server": "wpzo-fleet-server", "kind": "static"}}
+                       for n in range(298)],
+    "relabel_configs": [{"source_labels": ["__address__"], "target_label": "__param_target"},
+                        {"source_labels": ["__param_target"], "target_label": "instance"},
+                        {"target_label": "__address__", "replacement": "127.0.0.1:9115"}],
+}
+print("  - " + json.dumps(job))
+PY
+on "$monitor" "promtool check config /etc/prometheus/prometheus.yml >/dev/null && systemctl reload prometheus"
+sleep 60  # the new targets' first scrapes, before the measured interval
+du_start=$(on "$monitor" "du -sb /var/lib/prometheus/metrics2 | cut -f1") start=$SECONDS
+sleep "$settle"
+du_end=$(on "$monitor" "du -sb /var/lib/prometheus/metrics2 | cut -f1") elapsed=$((SECONDS - start))
+up=$(query 'count(probe_success{job=~"sites|bench_sites"} == 1)')
+rate=$(query 'rate(prometheus_tsdb_head_samples_appended_total[2m])')
+series=$(query 'prometheus_tsdb_head_series')
+memory "$(printf '%.0f' "$up") sites probed and up, default intervals"
+python3 - "$rate" "$series" "$du_start" "$du_end" "$elapsed" <<'PY'
+import sys
+rate, series, start, end, elapsed = (float(value) for value in sys.argv[1:])
+print(f"prometheus at 300 sites: {rate:.0f} samples/s, {series:.0f} head series")
+print(f"  disk per day, extrapolated from {elapsed:.0f} s of its data folder (WAL, uncompressed):"
+      f" {(end - start) / elapsed * 86400 / 2**20:.0f} MiB")
+print(f"  disk per day once compacted, at 1.5 B/sample (Prometheus's typical figure): {rate * 1.5 * 86400 / 2**20:.0f} MiB")
+PY
+
+echo "bench-monitoring: converging the monitoring host back to the scenario's settings" >&2
+converge_monitor
