@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
 import re
 
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -497,6 +498,17 @@ MONITORING_AGENT_PORTS = ("node_exporter", "nginx_exporter", "mysqld_exporter", 
 
 def monitoring_agent(s, bad):
     _listens(bad, "monitoring_agent", s, MONITORING_AGENT_PORTS)
+    address = s["monitoring_agent_listen_address"]
+    # A fleet address: the exporters' certificate and scrape password come from the monitoring host.
+    if value_syntax.is_address(address) and not ipaddress.ip_address(str(address)).is_loopback:
+        host = s["monitoring_agent_monitoring_host"]
+        if host not in s["groups"].get("all", []):
+            bad(
+                "monitoring_agent_monitoring_host",
+                '"%s" is not a host of the inventory; with the exporters on %s (not loopback) it names the host that '
+                "keeps their certificate authority and scrape password (by default the first of the monitoring group)"
+                % (host, address),
+            )
     units = s["monitoring_agent_systemd_units"]
     if not units:
         bad("monitoring_agent_systemd_units", "empty; node_exporter would report no unit")

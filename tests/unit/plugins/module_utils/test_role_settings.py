@@ -769,6 +769,11 @@ def test_receivers_of_every_type_with_their_keys_pass():
 MONITORING = [
     (
         "monitoring_agent",
+        {"monitoring_agent_listen_address": "10.0.0.2", "groups": {"all": ["web1"], "monitoring": []}},
+        'monitoring_agent_monitoring_host: "" is not a host of the inventory; with the exporters on 10.0.0.2',
+    ),
+    (
+        "monitoring_agent",
         {"monitoring_agent_listen_address": "localhost"},
         "monitoring_agent_listen_address: localhost is not an",
     ),
@@ -906,3 +911,8 @@ MONITORING = [
 def test_each_monitoring_rule_refuses_a_bad_value_naming_the_variable(role, given, message):
     found = problems(role, **given)
     assert [problem for problem in found if problem.startswith(message)], found
+
+
+def test_a_fleet_address_with_a_monitoring_host_of_the_inventory_passes():
+    fleet = {"monitoring_agent_listen_address": "10.0.0.2", "monitoring_agent_monitoring_host": "mon1"}
+    assert problems("monitoring_agent", **fleet, groups={"all": ["web1", "mon1"], "monitoring": ["mon1"]}) == []
