@@ -5,21 +5,25 @@ The tests drive both containers with docker exec (not the `host` fixture, which 
 host); Prometheus, Alertmanager and the recorder listen on the monitoring host's loopback.
 """
 
-import email
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+
+# molecule/monitoring's helpers: its recorder's notifications, read per channel, and the polling wait.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "monitoring" / "tests"))
+from test_agent import wait_for
+from test_alerts import notifications as read_notifications
 
 SERVER, MONITOR = "wpzo-fleet-server", "wpzo-fleet-monitor"
 SITE, SHOP = "fleet.example.test", "shop.fleet.example.test"
 EXPORTERS = {"node": 9100, "nginx": 9113, "mysqld": 9104, "redis": 9121, "process": 9256}
 CHANNELS = ("webhook", "slack", "discord", "email", "telegram")
 CA = "/etc/prometheus/wpzo-ca/ca.crt"
-NOTIFICATIONS = "/srv/recorder/notifications.jsonl"
 NETWORK = "wpzo-net-" + os.environ.get("MOLECULE_SCENARIO_NAME", "monitoring_fleet")
 STORE = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "credentials"
 # Detection (scrape 3 s, for: 3 s or 9 s), group_wait (15 s) and delivery, with a wide margin on a loaded machine.
@@ -31,15 +35,6 @@ def run(container, command, stdin=None, timeout=60):
         ["docker", "exec", "-i", container, "bash", "-c", command],
         input=stdin, capture_output=True, text=True, check=False, timeout=timeout,
     )  # fmt: skip
-
-
-def wait_for(predicate, timeout=DEADLINE, interval=1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 def api(path):
@@ -76,22 +71,16 @@ def scrape(server_ip, port, user=None, scheme="https"):
     return status, body
 
 
+class Monitor:
+    """The monitoring host as molecule/monitoring's helpers expect a testinfra host (run(command).stdout)."""
+
+    def run(self, command):
+        return run(MONITOR, command)
+
+
 def notifications():
     """[(channel, status, text)] of everything the recorder received."""
-    found = []
-    for line in run(MONITOR, f"cat {NOTIFICATIONS}").stdout.splitlines():
-        entry = json.loads(line)
-        channel, text = entry["channel"], entry["text"]
-        if channel == "webhook":
-            status = json.loads(text)["status"]
-        elif channel == "telegram":
-            status = "firing" if "Alerts Firing" in text else "resolved"
-        else:
-            if channel == "email":
-                text = email.message_from_string(text)["Subject"]
-            status = "firing" if "[FIRING" in text else "resolved" if "[RESOLVED]" in text else "unknown"
-        found.append((channel, status, text))
-    return found
+    return read_notifications(Monitor())
 
 
 def count(marker, alert, status="firing"):
@@ -169,7 +158,7 @@ def test_each_ban_is_one_notification_on_every_channel():
         for address in addresses:
             assert run(SERVER, f"fail2ban-client set sshd banip {address}").returncode == 0
         for address in addresses:
-            arrived = wait_for(lambda a=address: min(count(a, "Fail2banBan").values()) >= 1)
+            arrived = wait_for(lambda a=address: min(count(a, "Fail2banBan").values()) >= 1, timeout=DEADLINE)
             assert arrived, (address, count(address, "Fail2banBan"))
         # A group per ban: each address in exactly one firing notification per channel, not both in one.
         time.sleep(10)  # a second notification would come group_interval (5 s) after the first
@@ -181,7 +170,7 @@ def test_each_ban_is_one_notification_on_every_channel():
         for address in addresses:
             run(SERVER, f"fail2ban-client set sshd unbanip {address}")
     for address in addresses:
-        resolved = wait_for(lambda a=address: min(count(a, "Fail2banBan", "resolved").values()) >= 1)
+        resolved = wait_for(lambda a=address: min(count(a, "Fail2banBan", "resolved").values()) >= 1, timeout=DEADLINE)
         assert resolved, (address, count(address, "Fail2banBan", "resolved"))
 
 
@@ -213,7 +202,7 @@ def test_a_frozen_server_is_one_server_down_notification_and_its_sites_are_held_
     before, sites_before = count(SERVER, "ServerDown"), count(SITE, "SiteDown")
     subprocess.run(["docker", "pause", SERVER], check=True, capture_output=True)
     try:
-        arrived = wait_for(lambda: all(count(SERVER, "ServerDown")[c] > before[c] for c in CHANNELS))
+        arrived = wait_for(lambda: all(count(SERVER, "ServerDown")[c] > before[c] for c in CHANNELS), timeout=DEADLINE)
         assert arrived, count(SERVER, "ServerDown")
 
         def site_down_inhibited():
@@ -221,7 +210,7 @@ def test_a_frozen_server_is_one_server_down_notification_and_its_sites_are_held_
             found = {a["labels"]["site"]: a["status"] for a in alerts if a["labels"].get("server") == SERVER}
             return found if set(found) == {SITE, SHOP} else None
 
-        inhibited = wait_for(site_down_inhibited)
+        inhibited = wait_for(site_down_inhibited, timeout=DEADLINE)
         assert inhibited, api("/api/v2/alerts")
         assert all(status["state"] == "suppressed" and status["inhibitedBy"] for status in inhibited.values())
         # Prometheus fires them: Alertmanager holds them back. After a group_wait more, still no site notification.
@@ -231,4 +220,6 @@ def test_a_frozen_server_is_one_server_down_notification_and_its_sites_are_held_
         assert count(SITE, "SiteDown") == sites_before  # SITE is in SHOP's name too: both sites counted
     finally:
         subprocess.run(["docker", "unpause", SERVER], check=False, capture_output=True)
-    assert wait_for(lambda: all(t["health"] == "up" for t in targets() if t["labels"].get("server") == SERVER))
+    assert wait_for(
+        lambda: all(t["health"] == "up" for t in targets() if t["labels"].get("server") == SERVER), timeout=DEADLINE
+    )
