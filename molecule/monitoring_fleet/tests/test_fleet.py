@@ -67,7 +67,7 @@ def scrape(server_ip, port, user=None, scheme="https"):
         f"curl -s --max-time 10 --cacert {CA} --config - -w '\\n%{{http_code}}' {scheme}://{server_ip}:{port}/metrics",
         stdin=config,
     )
-    body, _, status = result.stdout.rpartition("\n")
+    body, status = ("\n" + result.stdout).rsplit("\n", 1)
     return status, body
 
 
@@ -164,7 +164,7 @@ def test_each_ban_is_one_notification_on_every_channel():
         time.sleep(10)  # a second notification would come group_interval (5 s) after the first
         for address in addresses:
             assert count(address, "Fail2banBan") == dict.fromkeys(CHANNELS, 1)
-        both = [text for _, _, text in notifications() if all(a in text for a in addresses)]
+        both = [entry for entry in notifications() if all(a in entry[2] for a in addresses)]
         assert both == []
     finally:
         for address in addresses:
