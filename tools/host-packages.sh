@@ -4,9 +4,9 @@
 # ansible-test sanity, fail2ban-regex for the filter tests, curl and Chromium for the
 # newcomer gate (the demo fetched and rendered as a browser would), WordPress to pack a
 # local release archive, and promtool (Debian's prometheus) for the alert rules' unit
-# tests. Installed only where missing (Debian/Ubuntu, root).
+# tests, and npm for Azurite (the backups scenario's Azure Blob). Installed only where missing (Debian/Ubuntu, root).
 set -euo pipefail
-declare -A needed=([debootstrap]=debootstrap [ssh]=openssh-client [shellcheck]=shellcheck [git]=git [fail2ban-regex]=fail2ban [curl]=curl [chromium]=chromium [promtool]=prometheus)
+declare -A needed=([debootstrap]=debootstrap [ssh]=openssh-client [shellcheck]=shellcheck [git]=git [fail2ban-regex]=fail2ban [curl]=curl [chromium]=chromium [promtool]=prometheus [npm]=npm)
 missing=()
 for command in "${!needed[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${needed[$command]}")

@@ -34,6 +34,7 @@ def site_resources_for(sites, kind, **options):
     """The input of one resource module for the whole site list."""
     builders = {
         "accounts": site_resources.accounts,
+        "backups": site_resources.backups,
         "pools": site_resources.pools,
         "databases": site_resources.databases,
         "redis_users": site_resources.redis_users,

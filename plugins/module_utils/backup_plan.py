@@ -70,19 +70,72 @@ def retention_args(policy):
     return args
 
 
+# The keys each type of target needs (repository and target_environment read them); an azure target needs a
+# sas_url, or an account and a key, besides.
+TARGET_KEYS = {
+    "s3": ("bucket", "access_key_id", "secret_access_key"),
+    "local": ("path",),
+    "azure": ("container",),
+    "gcs": ("bucket", "project_id", "credentials"),
+    "restic": ("repository",),
+}
+# Restic's Azure backend is patched out of Debian's restic (0.16 on): Azure Blob is reached through rclone, whose
+# remote is defined by environment variables only (no rclone.conf): RCLONE_CONFIG_<REMOTE>_<OPTION>.
+
+
+def rclone_remote(target):
+    """The name of the rclone remote of an azure target (its environment variables' middle part, upper-cased)."""
+    return "wpzo_" + re.sub(r"[^a-z0-9]", "_", target["name"].lower())
+
+
 def repository(target, domain):
     """The restic repository of one site on one target: one repository per site (its own locks and pruning)."""
     kind = target["type"]
+    prefix = target.get("prefix", "").strip("/")
     if kind == "s3":
         endpoint = target["endpoint"].rstrip("/")
         base = "s3:%s/%s" % (endpoint, target["bucket"]) if endpoint else "s3:s3.amazonaws.com/%s" % target["bucket"]
-        prefix = target.get("prefix", "").strip("/")
         return "/".join(part for part in (base, prefix, domain) if part)
+    if kind == "azure":
+        path = "/".join(part for part in (target["container"], prefix, domain) if part)
+        return "rclone:%s:%s" % (rclone_remote(target), path)
+    if kind == "gcs":
+        return "gs:%s:/%s" % (target["bucket"], "/".join(part for part in (prefix, domain) if part))
     if kind == "local":
         return "%s/%s" % (target["path"].rstrip("/"), domain)
     if kind == "restic":
         return "%s/%s" % (target["repository"].rstrip("/"), domain)
-    raise PlanError("target %s: unknown type %r (s3, local, restic)" % (target.get("name"), kind))
+    raise PlanError("target %s: unknown type %r (%s)" % (target.get("name"), kind, ", ".join(TARGET_KEYS)))
+
+
+def target_environment(target, credentials_file=None):
+    """restic's environment for a target, from the target as the inventory gives it (with its secrets): what the
+    role writes into the target's env file (0600), never into the runner's configuration.
+
+    credentials_file: where the role writes a gcs target's service-account key (restic reads it from a file)."""
+    kind = target["type"]
+    env = {}
+    if kind == "s3":
+        env = {"AWS_ACCESS_KEY_ID": target["access_key_id"], "AWS_SECRET_ACCESS_KEY": target["secret_access_key"]}
+    elif kind == "azure":
+        remote = "RCLONE_CONFIG_%s_" % rclone_remote(target).upper()
+        env = {remote + "TYPE": "azureblob"}
+        if target.get("sas_url"):
+            env[remote + "SAS_URL"] = target["sas_url"]
+        else:
+            env.update({remote + "ACCOUNT": target["account"], remote + "KEY": target["key"]})
+    elif kind == "gcs":
+        env = {"GOOGLE_PROJECT_ID": target["project_id"], "GOOGLE_APPLICATION_CREDENTIALS": credentials_file}
+    env.update(target.get("env") or {})
+    for key, value in env.items():
+        if not re.match(r"^[A-Z_][A-Z0-9_]*$", key) or "\n" in str(value):
+            raise PlanError("target %s: %r is not a variable name, or its value spans lines" % (target["name"], key))
+    return env
+
+
+def render_environment(env):
+    """The text of a target's env file (one KEY=value a line, read by the runner's read_env_file)."""
+    return "".join("%s=%s\n" % (key, env[key]) for key in sorted(env))
 
 
 def restic_options(target):

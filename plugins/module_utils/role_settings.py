@@ -443,12 +443,6 @@ def _typed(bad, where, entry, required):
 
 
 BACKUPS_TARGET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
-# The keys each type of target needs (backup_plan.repository reads them).
-BACKUPS_TARGET_KEYS = {
-    "s3": ("bucket", "access_key_id", "secret_access_key"),
-    "local": ("path",),
-    "restic": ("repository",),
-}
 # restic's package is fetched for this architecture only (backups_restic_deb_url).
 BACKUPS_ARCHITECTURE = "x86_64"
 
@@ -467,7 +461,13 @@ def backups(s, bad):
         where = "backups_targets[%d] (%s)" % (index, "?" if name in (None, "") else name)
         if not _fits(BACKUPS_TARGET_NAME, name or ""):
             bad(where + ".name", "must be lower-case letters, digits, - and _, starting with a letter or digit")
-        _typed(bad, where, target, BACKUPS_TARGET_KEYS)
+        known = _typed(bad, where, target, backup_plan.TARGET_KEYS)
+        if (
+            known
+            and target["type"] == "azure"
+            and not (target.get("sas_url") or (target.get("account") and target.get("key")))
+        ):
+            bad(where + ".sas_url", "is required for type azure, or account and key")
     for name in _duplicates(target.get("name") for target in targets):
         bad("backups_targets", "%s is listed twice" % name)
     primaries = [target.get("name") or "?" for target in targets if not _is_copy(target)]

@@ -145,6 +145,26 @@ def databases(sites, secrets):
     return result
 
 
+def backups(sites):
+    """The backups role's ``backups_sites`` (its ``sites`` and ``final`` entry points): every site, present or
+    absent, with what the backup runner needs to back it up, restore it and purge its caches after a restore."""
+    return [
+        {
+            "domain": site["domain"],
+            "root": site["root"],
+            "docroot": site["docroot"],
+            "state": site["state"],
+            "database": site["database"] if site["uses_database"] else "",
+            "server_names": site["server_names"],
+            "page_cache": site["page_cache"],
+            "object_cache": site["object_cache"],
+            "system_user": site["system_user"],
+            "system_group": site["system_group"],
+        }
+        for site in sites
+    ]
+
+
 def redis_users(sites, secrets):
     """The redis role's ``redis_sites`` (its ``sites`` entry point): every present object-cache site, with its
     password where ``secrets`` has it; the redis role reads the others' from the credential store."""

@@ -1,5 +1,6 @@
-"""The backups of two WordPress sites, into moto_server's S3 and copied into a local directory: what lands, what a
-restore gives back byte for byte, what a failure leaves. The tests run in file order and build on each other."""
+"""The backups of two WordPress sites, into moto_server's S3 and copied into a local directory and Azure Blob
+(Azurite, through rclone): what lands, what a restore gives back byte for byte (also from a copy, also onto a fresh
+server), what a failure leaves. The tests run in file order and build on each other."""
 
 import base64
 import json
@@ -15,6 +16,7 @@ import pytest
 BLOG = "blog.example.test"
 SHOP = "shop.example.test"
 SERVER = "wpzo-backups"
+DR_SERVER = "wpzo-backups-dr"  # fresh until the disaster-recovery test builds it
 MOTO_PID_FILE = "/tmp/wpzo-molecule-backups-moto.pid"  # molecule/backups/moto.sh
 PLAYBOOKS = os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "playbooks")
 # Recorded by one test, read by the later ones.
@@ -102,18 +104,20 @@ def page(host, site):
     return run(host, "curl -fsS -H 'Host: %s' http://127.0.0.1/" % site).stdout
 
 
-def playbook(name, *extra):
+def playbook(name, *extra, limit=SERVER):
     result = subprocess.run(
         [
             "ansible-playbook",
             "-i",
             os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"]),
+            "--limit",
+            limit,
             os.path.join(PLAYBOOKS, name),
             *extra,
         ],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -143,8 +147,11 @@ def test_a_backup_lands_with_its_manifest(host):
         assert found["database"]["binlog_file"] or found["database"]["gtid"] is not None
         assert found["files"]["bytes"] > 10_000_000  # the WordPress core
         assert found["database"]["snapshot"] == parts["db"]["id"]
-        # The copy target holds the same run.
-        assert sorted(latest_run(host, site, "local")) == ["db", "files"]
+        # The copy targets hold the same run.
+        for copy in ("local", "azure"):
+            assert {p: tag(s, "run") for p, s in latest_run(host, site, copy).items()} == {
+                p: tag(s, "run") for p, s in parts.items()
+            }
         assert status(host, site)["failed"] is False
     RECORDED["first"] = latest_run(host, BLOG)
     RECORDED["rows"] = row_counts(host, "wp_blog_example_test")
@@ -318,6 +325,48 @@ def test_the_copy_restores(host):
         sql(host, "mysql", "DROP DATABASE copy_check")
 
 
+def site_entry(host, site):
+    """The site as the backup runner knows it (its system user, docroot)."""
+    sites = json.loads(host.file("/etc/wpzo/backup/sites.json").content_string)["sites"]
+    return next(entry for entry in sites if entry["domain"] == site)
+
+
+def wordpress_php(host, site, code):
+    """PHP run inside the site's WordPress, as its user (what a post written in the admin does)."""
+    entry = site_entry(host, site)
+    program = "define('WP_USE_THEMES', false); require './wp-load.php'; " + code
+    return run(
+        host,
+        "cd %s && setpriv --reuid=%s --regid=%s --init-groups php -r %s"
+        % (entry["docroot"], entry["system_user"], entry["system_group"], shlex.quote(program)),
+    ).stdout
+
+
+def test_a_restore_from_the_azure_copy_serves_the_restored_content_through_the_object_cache(host):
+    """shop has Redis's object cache and no page cache: a post written through WordPress (its queries and the post
+    cached in Redis) is gone from the page after a restore from the copy in Azure Blob; the same restore again
+    changes nothing."""
+    run(host, "wpzo-backup run --site %s" % SHOP)
+    backed_up = latest_run(host, SHOP, "azure")
+    wordpress_php(
+        host,
+        SHOP,
+        "wp_insert_post(['post_title' => 'Gone after the restore', 'post_content' => 'Written after the backup.', "
+        "'post_status' => 'publish']);",
+    )
+    assert "Gone after the restore" in page(host, SHOP)
+    assert "Gone after the restore" in page(host, SHOP)  # served again, from the object cache
+    assert wordpress_php(host, SHOP, "echo wp_using_ext_object_cache() ? 'redis' : 'none';") == "redis"
+    started = time.monotonic()
+    output = playbook("restore.yml", "-e", "site=" + SHOP, "-e", "target=azure")
+    figure("restore of one site from the Azure copy with playbooks/restore.yml", started)
+    assert "changed=1" in output and "from azure" in output
+    assert tag(backed_up["db"], "run") in output
+    assert "Gone after the restore" not in page(host, SHOP)
+    again = playbook("restore.yml", "-e", "site=" + SHOP, "-e", "target=azure")
+    assert "changed=0" in again and "failed=0" in again
+
+
 def test_removing_a_site_takes_its_final_backup_into_the_repositories_first(host, tmp_path):
     sites = tmp_path / "sites.json"
     sites.write_text(json.dumps({"wpzo_sites": [{"domain": BLOG}, {"domain": SHOP, "state": "absent"}]}))
@@ -330,3 +379,32 @@ def test_removing_a_site_takes_its_final_backup_into_the_repositories_first(host
         "db",
         "files",
     ]
+
+
+def test_a_fresh_server_built_by_site_yml_and_restored_serves_the_same_site(host):
+    """Disaster recovery: the blog as it is now (with a post and an upload of its own) is backed up; a fresh server
+    with the same inventory name's credential store (shared here) is built by playbooks/site.yml, which creates the
+    empty site and finds the repositories; playbooks/restore.yml restores the blog there; it serves the same page
+    and holds the same files."""
+    dr = host.get_host("ansible://" + DR_SERVER, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+    wordpress_php(
+        host,
+        BLOG,
+        "wp_insert_post(['post_title' => 'Before the disaster', 'post_status' => 'publish']);",
+    )
+    upload = "/srv/www/%s/public/wp-content/uploads/2026/12/before-the-disaster.jpg" % BLOG
+    run(host, "mkdir -p %s && head -c 200000 /dev/urandom > %s" % (os.path.dirname(upload), upload))
+    run(host, "wpzo-backup run --site %s" % BLOG)
+    expected_page = page(host, BLOG)
+    assert "Before the disaster" in expected_page
+    started = time.monotonic()
+    playbook("site.yml", limit=DR_SERVER)
+    figure("fresh server built by playbooks/site.yml (every role)", started)
+    assert "Before the disaster" not in page(dr, BLOG)  # the empty site
+    started = time.monotonic()
+    output = playbook("restore.yml", "-e", "site=" + BLOG, "-e", "safety_backup=false", limit=DR_SERVER)
+    figure("restore of one site onto the fresh server with playbooks/restore.yml", started)
+    assert "changed=1" in output
+    assert page(dr, BLOG) == expected_page
+    assert file_hashes(dr, "/srv/www/" + BLOG) == file_hashes(host, "/srv/www/" + BLOG)
+    assert row_counts(dr, "wp_blog_example_test") == row_counts(host, "wp_blog_example_test")

@@ -4,7 +4,7 @@
   wpzo-backup init [--sites-from-stdin]           initialise the repositories that do not exist (never re-initialise)
   wpzo-backup run [--site D]... [--reason R]      back up sites: dump, files, manifest, verify, copy, then retention
   wpzo-backup check [--site D]...                 restic check --read-data-subset, then a restore drill of each dump
-  wpzo-backup restore --site D [--snapshot ID] [--parts both|database|files] [--force]
+  wpzo-backup restore --site D [--snapshot ID] [--parts both|database|files] [--target T] [--force]
   wpzo-backup restic --site D [--target T] -- ARGS...   restic on the site's repository (the primary by default)
   wpzo-backup dump D DATABASE RESULT              (restic's --stdin-from-command) mariadb-dump, inspected as it streams
 
@@ -39,6 +39,12 @@ DUMP_OPTIONS = [
     "--events",
 ]
 DRILL_DATABASE = "wpzo_restore_drill"
+# Run by php-cli as the site user in its docroot: WordPress loaded with its object-cache drop-in, then flushed.
+OBJECT_CACHE_FLUSH = (
+    "define('WP_USE_THEMES', false); require './wp-load.php';"
+    " if (!wp_using_ext_object_cache()) { fwrite(STDERR, 'no persistent object cache'); exit(1); }"
+    " exit(wp_cache_flush() ? 0 : 1);"
+)
 
 
 class Failure(Exception):
@@ -73,6 +79,9 @@ class Runner:
         self.env = dict(os.environ, RESTIC_CACHE_DIR=config["cache_dir"])
         for target in self.targets:
             self.env.update(read_env_file(target.get("env_file")))
+
+    def target_named(self, name):
+        return next((target for target in self.targets if target["name"] == name), None)
 
     # restic ---------------------------------------------------------------------------------------------------
     def repo_env(self, target, domain):
@@ -258,23 +267,24 @@ class Runner:
             raise Failure("loading the dump %s into %s failed: %s" % (snapshot, database, last(load_process.stderr)))
 
     # restore ----------------------------------------------------------------------------------------------------
-    def restore(self, site, wanted, parts, force, safety):
+    def restore(self, site, wanted, parts, force, safety, target):
+        """Restore a site's run from a target: the primary, or a copy (the same runs, with the same tags)."""
         domain = site["domain"]
         needed = [part for part in ("db", "files") if part in parts]
-        run = plan.select_run(self.snapshots(self.primary, domain, "site=" + domain), wanted, needed)
+        run = plan.select_run(self.snapshots(target, domain, "site=" + domain), wanted, needed)
         marker = os.path.join(self.site_dir(domain), "restored.json")
         done = {"run": run["run"], "parts": sorted(needed)}
         if not force and os.path.exists(marker) and {k: load(marker).get(k) for k in done} == done:
             return dict(done, changed=False)
-        manifest = self.read_manifest(self.primary, domain, run)
-        result = dict(done, changed=True)
+        manifest = self.read_manifest(target, domain, run)
+        result = dict(done, changed=True, target=target["name"])
         if safety:
             result["safety"] = self.backup(site, plan.SAFETY_REASON)["run"]
         if "files" in needed:
             for path in manifest["files"]["paths"]:
                 os.makedirs(path, exist_ok=True)
                 self.restic(
-                    self.primary,
+                    target,
                     domain,
                     ["restore", "%s:%s" % (run["parts"]["files"]["id"], path), "--target", path, "--delete"],
                 )
@@ -284,15 +294,38 @@ class Runner:
             if names:
                 drop = "SET FOREIGN_KEY_CHECKS=0; DROP TABLE IF EXISTS " + ", ".join(map(plan.sql_identifier, names))
                 mariadb(["--database=" + database, "-e", drop])
-            self.load_dump(self.primary, domain, run["parts"]["db"]["id"], database)
+            self.load_dump(target, domain, run["parts"]["db"]["id"], database)
             problems = plan.row_count_problems(manifest["database"]["rows"], row_counts(database))
             if problems:
                 raise Failure("restored database differs from the manifest: %s" % "; ".join(problems))
-        purge = self.config.get("cache_purge_command")
-        if purge and site.get("page_cache") and os.path.exists(purge):
-            subprocess.run([purge] + site["server_names"], capture_output=True, check=True)
+        self.purge_cache(site)
         plan.write_atomic(marker, plan.to_json(dict(done, time=time.time())), 0o600)
         return result
+
+    def purge_cache(self, site):
+        """After a restore the site serves what was restored: its page cache purged, and its object cache flushed
+        by WordPress's own wp_cache_flush() (the drop-in moves the site's Redis keys to a new generation)."""
+        purge = self.config.get("cache_purge_command")
+        if purge and site.get("page_cache") and os.path.exists(purge):
+            subprocess.run([purge, *site["server_names"]], capture_output=True, check=True)
+        if site.get("object_cache"):
+            flushed = subprocess.run(
+                [
+                    "setpriv",
+                    "--reuid=" + site["system_user"],
+                    "--regid=" + site["system_group"],
+                    "--init-groups",
+                    "--",
+                    "php",
+                    "-r",
+                    OBJECT_CACHE_FLUSH,
+                ],
+                cwd=site["docroot"],
+                capture_output=True,
+                check=False,
+            )
+            if flushed.returncode != 0:
+                raise Failure("the object cache was not flushed: %s" % last(flushed.stderr or flushed.stdout))
 
     # status -----------------------------------------------------------------------------------------------------
     def record(self, domain, started, error=None, result=None):
@@ -429,6 +462,7 @@ def main(argv):
     sub.choices["restore"].add_argument("--parts", choices=["both", "database", "files"], default="both")
     sub.choices["restore"].add_argument("--force", action="store_true")
     sub.choices["restore"].add_argument("--no-safety-backup", action="store_true")
+    sub.choices["restore"].add_argument("--target", help="restore from this target (a copy) instead of the primary")
     restic_parser = sub.add_parser("restic")
     restic_parser.add_argument("--site", required=True)
     restic_parser.add_argument("--target")
@@ -449,11 +483,12 @@ def main(argv):
     if getattr(args, "time", None):
         config["time"] = args.time
     runner = Runner(config, sites, [site["domain"] for site in listed if site["state"] == "present"])
+    # restic and restore take a target by name (the primary by default).
+    target = runner.target_named(args.target) if getattr(args, "target", None) else runner.primary
+    if target is None:
+        sys.stderr.write("wpzo-backup: unknown target: %s\n" % args.target)
+        return 2
     if args.command == "restic":
-        target = next((t for t in runner.targets if t["name"] == args.target), None if args.target else runner.primary)
-        if target is None:
-            sys.stderr.write("wpzo-backup: unknown target: %s\n" % args.target)
-            return 2
         restic_args = args.args[1:] if args.args[:1] == ["--"] else args.args
         command = [config["restic"], *plan.restic_options(target), *restic_args]
         os.execve(command[0], command, runner.repo_env(target, args.site))
@@ -489,8 +524,12 @@ def main(argv):
                     message = "checked, drill %s" % result.get("drill", "skipped (no database)")
                 else:
                     parts = {"both": ["db", "files"], "database": ["db"], "files": ["files"]}[args.parts]
-                    result = runner.restore(site, args.snapshot, parts, args.force, not args.no_safety_backup)
-                    message = ("restored %s" if result["changed"] else "already restored from %s") % result["run"]
+                    result = runner.restore(site, args.snapshot, parts, args.force, not args.no_safety_backup, target)
+                    message = (
+                        "restored %s from %s" % (result["run"], result["target"])
+                        if result["changed"]
+                        else "already restored from %s" % result["run"]
+                    )
                 print("wpzo-backup: %s: %s" % (site["domain"], message), file=sys.stderr)
                 return site["domain"], result, None
             except (Failure, plan.PlanError, OSError, subprocess.SubprocessError, ValueError) as error:

@@ -51,6 +51,45 @@ def test_repository_of_each_target_type_is_per_site():
         plan.repository({"name": "x", "type": "ftp"}, "a.b")
 
 
+def test_azure_goes_through_an_rclone_remote_and_gcs_through_restics_own_backend():
+    azure = {"name": "far-away", "type": "azure", "container": "backups", "prefix": "/web1/"}
+    assert plan.repository(azure, "a.b") == "rclone:wpzo_far_away:backups/web1/a.b"
+    assert plan.repository(dict(azure, prefix=""), "a.b") == "rclone:wpzo_far_away:backups/a.b"
+    gcs = {"name": "g", "type": "gcs", "bucket": "acme-backups", "prefix": "servers/web1"}
+    assert plan.repository(gcs, "a.b") == "gs:acme-backups:/servers/web1/a.b"
+    assert plan.repository(dict(gcs, prefix=""), "a.b") == "gs:acme-backups:/a.b"
+
+
+def test_each_targets_environment_holds_its_credentials_and_nothing_else():
+    s3 = {"name": "s3", "type": "s3", "access_key_id": "AK", "secret_access_key": "SK", "env": {"AWS_CA_BUNDLE": "/c"}}
+    assert plan.render_environment(plan.target_environment(s3)) == (
+        "AWS_ACCESS_KEY_ID=AK\nAWS_CA_BUNDLE=/c\nAWS_SECRET_ACCESS_KEY=SK\n"
+    )
+    sas = {"name": "far-away", "type": "azure", "container": "c", "sas_url": "https://a.blob.core.windows.net/c?sig=x"}
+    assert plan.target_environment(sas) == {
+        "RCLONE_CONFIG_WPZO_FAR_AWAY_TYPE": "azureblob",
+        "RCLONE_CONFIG_WPZO_FAR_AWAY_SAS_URL": "https://a.blob.core.windows.net/c?sig=x",
+    }
+    key = {"name": "az", "type": "azure", "container": "c", "account": "acme", "key": "K=="}
+    assert plan.target_environment(key) == {
+        "RCLONE_CONFIG_WPZO_AZ_TYPE": "azureblob",
+        "RCLONE_CONFIG_WPZO_AZ_ACCOUNT": "acme",
+        "RCLONE_CONFIG_WPZO_AZ_KEY": "K==",
+    }
+    gcs = {"name": "g", "type": "gcs", "bucket": "b", "project_id": "acme-1", "credentials": {}}
+    assert plan.target_environment(gcs, "/etc/wpzo/backup/targets/g.json") == {
+        "GOOGLE_PROJECT_ID": "acme-1",
+        "GOOGLE_APPLICATION_CREDENTIALS": "/etc/wpzo/backup/targets/g.json",
+    }
+    assert plan.target_environment({"name": "l", "type": "local", "path": "/x"}) == {}
+
+
+@pytest.mark.parametrize("env", [{"not a name": "x"}, {"A": "two\nlines"}])
+def test_a_target_environment_that_would_break_the_env_file_is_refused(env):
+    with pytest.raises(PlanError, match="not a variable name, or its value spans lines"):
+        plan.target_environment({"name": "r", "type": "restic", "repository": "sftp:h:/x", "env": env})
+
+
 def test_s3_region_is_an_option():
     assert plan.restic_options({"type": "s3", "region": "eu-west-1"}) == ["-o", "s3.region=eu-west-1"]
     assert plan.restic_options({"type": "local"}) == []

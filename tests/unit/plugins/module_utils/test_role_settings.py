@@ -678,9 +678,15 @@ def backups_problems(targets=(PRIMARY, OFFSITE), **given):
     return problems("backups", backups_targets=[dict(target) for target in targets], **given)
 
 
+AZURE = {"name": "azure", "type": "azure", "container": "c", "sas_url": "https://a.blob.core.windows.net/c?sig=x"}
+GCS = {"name": "gcs", "type": "gcs", "bucket": "b", "project_id": "p", "credentials": {"type": "service_account"}}
+
+
 def test_a_primary_with_copies_of_each_type_passes():
     restic = {"name": "nas_2", "type": "restic", "repository": "rest:https://nas/", "copy": "yes"}
-    assert backups_problems([PRIMARY, OFFSITE, restic]) == []
+    keyed = {"name": "azure-key", "type": "azure", "container": "c", "account": "a", "key": "k", "copy": True}
+    copies = [dict(AZURE, copy=True), keyed, dict(GCS, copy=True)]
+    assert backups_problems([PRIMARY, OFFSITE, restic, *copies]) == []
 
 
 @pytest.mark.parametrize(
@@ -697,6 +703,14 @@ def test_a_primary_with_copies_of_each_type_passes():
             [PRIMARY, {"name": "nas", "type": "restic", "copy": True}],
             "backups_targets[1] (nas).repository: is required for type restic",
         ),
+        ([dict(AZURE, container="")], "backups_targets[0] (azure).container: is required for type azure"),
+        (
+            [dict(AZURE, sas_url="")],
+            "backups_targets[0] (azure).sas_url: is required for type azure, or account and key",
+        ),
+        ([dict(AZURE, sas_url="", account="a")], "backups_targets[0] (azure).sas_url: is required for type azure"),
+        ([dict(GCS, project_id="")], "backups_targets[0] (gcs).project_id: is required for type gcs"),
+        ([dict(GCS, credentials={})], "backups_targets[0] (gcs).credentials: is required for type gcs"),
         ([PRIMARY, dict(OFFSITE, name="primary")], "backups_targets: primary is listed twice"),
         ([PRIMARY, dict(OFFSITE, copy=False)], "backups_targets: exactly one target without copy: true (the primary)"),
         ([OFFSITE], "backups_targets: exactly one target without copy: true (the primary) is needed, found none"),

@@ -205,6 +205,26 @@ def test_tier_inputs_carry_only_what_each_tier_needs():
     assert logs["error"] == [f"/srv/www/{d}/logs/error.log" for d in ("blog.example", "static.example", "app.example")]
 
 
+def test_the_backups_list_names_every_site_with_what_a_restore_purges():
+    entries = {entry["domain"]: entry for entry in site_resources.backups(SITES)}
+    assert sorted(entries) == ["app.example", "blog.example", "gone.example", "static.example"]
+    assert entries["blog.example"] == {
+        "domain": "blog.example",
+        "root": "/srv/www/blog.example",
+        "docroot": "/srv/www/blog.example/public",
+        "state": "present",
+        "database": "wp_blog_example",
+        "server_names": ["blog.example"],
+        "page_cache": True,
+        "object_cache": True,
+        "system_user": "blog_example",
+        "system_group": "blog_example",
+    }
+    # A site without WordPress has no database to dump; an absent one stays listed (its final backup).
+    assert entries["static.example"]["database"] == ""
+    assert entries["gone.example"]["state"] == "absent"
+
+
 def test_moving_the_certificate_folder_moves_every_path_that_names_a_certificate(monkeypatch):
     monkeypatch.setattr(site_model, "CERT_DIR", "/etc/ssl/elsewhere")
     (site,) = site_model.normalise_sites([{"domain": "tls.example", "kind": "static", "tls": "selfsigned"}])
