@@ -17,7 +17,7 @@ BLOG = "blog.example.test"
 SHOP = "shop.example.test"
 SERVER = "wpzo-backups"
 DR_SERVER = "wpzo-backups-dr"  # fresh until the disaster-recovery test builds it
-MOTO_PID_FILE = "/tmp/wpzo-molecule-backups-moto.pid"  # molecule/backups/moto.sh
+MOTO_PID_FILE = "/tmp/wpzo-molecule-backups-moto.pid"  # molecule/backups/endpoints.sh
 PLAYBOOKS = os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "playbooks")
 # Recorded by one test, read by the later ones.
 RECORDED = {}
