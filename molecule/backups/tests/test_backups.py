@@ -104,6 +104,22 @@ def page(host, site):
     return run(host, "curl -fsS -H 'Host: %s' http://127.0.0.1/" % site).stdout
 
 
+def page_showing(host, site, text, deadline=60):
+    """The site's page once it shows text: a post written through WordPress asks the purge watcher to drop the
+    cached page, which it does a moment later."""
+    stop = time.monotonic() + deadline
+    while True:
+        found = page(host, site)
+        if text in found or time.monotonic() > stop:
+            assert text in found, "%s still not on the page of %s after %s s" % (text, site, deadline)
+            return found
+        time.sleep(1)
+
+
+def published_titles(host, database):
+    return sql(host, database, "SELECT post_title FROM wp_posts WHERE post_status = 'publish' ORDER BY ID")
+
+
 def playbook(name, *extra, limit=SERVER):
     result = subprocess.run(
         [
@@ -356,7 +372,7 @@ def test_a_restore_from_the_azure_copy_serves_the_restored_content_through_the_o
     )
     assert "Gone after the restore" in page(host, SHOP)
     assert "Gone after the restore" in page(host, SHOP)  # served again, from the object cache
-    assert wordpress_php(host, SHOP, "echo wp_using_ext_object_cache() ? 'redis' : 'none';") == "redis"
+    assert wordpress_php(host, SHOP, "echo wp_using_ext_object_cache() ? 'redis' : 'none';").strip() == "redis"
     started = time.monotonic()
     output = playbook("restore.yml", "-e", "site=" + SHOP, "-e", "target=azure")
     figure("restore of one site from the Azure copy with playbooks/restore.yml", started)
@@ -395,11 +411,11 @@ def test_a_fresh_server_built_by_site_yml_and_restored_serves_the_same_site(host
     upload = "/srv/www/%s/public/wp-content/uploads/2026/12/before-the-disaster.jpg" % BLOG
     run(host, "mkdir -p %s && head -c 200000 /dev/urandom > %s" % (os.path.dirname(upload), upload))
     run(host, "wpzo-backup run --site %s" % BLOG)
-    expected_page = page(host, BLOG)
-    assert "Before the disaster" in expected_page
+    expected_page = page_showing(host, BLOG, "Before the disaster")
     started = time.monotonic()
     playbook("site.yml", limit=DR_SERVER)
     figure("fresh server built by playbooks/site.yml (every role)", started)
+    dr.check_output("systemctl stop 'wpzo-wp-cron-*.timer' 'wpzo-wp-cron-*.service'")
     assert "Before the disaster" not in page(dr, BLOG)  # the empty site
     started = time.monotonic()
     output = playbook("restore.yml", "-e", "site=" + BLOG, "-e", "safety_backup=false", limit=DR_SERVER)
@@ -407,4 +423,4 @@ def test_a_fresh_server_built_by_site_yml_and_restored_serves_the_same_site(host
     assert "changed=1" in output
     assert page(dr, BLOG) == expected_page
     assert file_hashes(dr, "/srv/www/" + BLOG) == file_hashes(host, "/srv/www/" + BLOG)
-    assert row_counts(dr, "wp_blog_example_test") == row_counts(host, "wp_blog_example_test")
+    assert published_titles(dr, "wp_blog_example_test") == published_titles(host, "wp_blog_example_test")

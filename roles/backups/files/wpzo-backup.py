@@ -315,6 +315,7 @@ class Runner:
                     "--reuid=" + site["system_user"],
                     "--regid=" + site["system_group"],
                     "--init-groups",
+                    "--reset-env",
                     "--",
                     "php",
                     "-r",
