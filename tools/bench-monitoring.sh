@@ -17,12 +17,14 @@ export PATH="$PWD/.venv/bin:$PATH"
 scenario=monitoring_fleet server=wpzo-fleet-server monitor=wpzo-fleet-monitor
 site=fleet.example.test page=/srv/www/fleet.example.test/public/index.html
 settle="${WPZO_BENCH_SETTLE:-600}"  # seconds at 300 sites (at least) before memory and disk are read
+log=build/bench-monitoring.log  # Molecule's output
+mkdir -p build && : >"$log"
 exec 9>"/tmp/wpzo-molecule-$scenario.lock"
 flock 9
 if ! docker exec "$monitor" systemctl is-active --quiet prometheus 2>/dev/null; then
   echo "bench-monitoring: converging molecule/$scenario (about 15 minutes)" >&2
-  molecule create -s "$scenario" >/dev/null && molecule prepare -s "$scenario" >/dev/null
-  molecule converge -s "$scenario" >/dev/null
+  molecule create -s "$scenario" >>"$log" 2>&1 && molecule prepare -s "$scenario" >>"$log" 2>&1
+  molecule converge -s "$scenario" >>"$log" 2>&1
 fi
 on() { local container=$1; shift; docker exec -i "$container" bash -c "$*"; }
 query() { # PromQL -> the first sample's value, or nan
@@ -58,7 +60,8 @@ detection() { # label
   printf '  %-44s broken -> firing %4s s, fixed -> resolved %4s s\n' "$1" "$detect" "$recover"
 }
 converge_monitor() { # extra ansible-playbook options
-  molecule converge -s "$scenario" -- --tags monitoring_server "$@" >/dev/null
+  molecule converge -s "$scenario" -- --tags monitoring_server "$@" >>"$log" 2>&1 ||
+    { echo "bench-monitoring: converge failed, see $log" >&2; exit 1; }
 }
 daemons=(wpzo-fleet-server:prometheus-node-exporter wpzo-fleet-server:prometheus-nginx-exporter
   wpzo-fleet-server:prometheus-mysqld-exporter wpzo-fleet-server:prometheus-redis-exporter
