@@ -2,9 +2,11 @@
 # make bench-converge: the whole-server run, timed. playbooks/site.yml with the demo inventory (inventories/demo,
 # the WordPress archive make demo installs) on a fresh container of the test image named wpzo-bench-converge
 # (the machine's cores and memory), twice: the first provisioning, then a run with nothing to change. Prints both
-# times, the tasks each ran, the round trips to the server (each `docker exec` the connection makes: one per module
-# call with pipelining, a figure the machine's load does not change), and the slowest tasks and roles of each (ansible.posix.profile_tasks, profile_roles;
-# whole profiles in build/bench-converge/*.log). Exits non-zero only when it could not run.
+# times, the tasks each ran, the round trips to the server (each command the connection starts in the container:
+# one per module call with pipelining, a figure the machine's load does not change; counted from Docker's events,
+# whichever connection plugin the inventory uses), and the slowest tasks and roles of each
+# (ansible.posix.profile_tasks, profile_roles; whole profiles in build/bench-converge/*.log). Exits non-zero only
+# when it could not run.
 # WPZO_BENCH_KEEP=1 leaves the container running, to profile a run again:
 #   tools/bench-converge.sh nochange    (one more no-change run on the kept container)
 set -euo pipefail
@@ -19,28 +21,22 @@ version="$(tools/wordpress-archive.sh "$archive" | sed -n 's/^version=//p')"
 export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks,ansible.posix.profile_roles
 export PROFILE_TASKS_TASK_OUTPUT_LIMIT=all PROFILE_TASKS_SORT_ORDER=descending
 
-# The docker connection runs the docker CLI once per round trip: a wrapper first on PATH counts them.
-real_docker="$(command -v docker)"
-mkdir -p "$work/bin"
-cat > "$work/bin/docker" <<SH
-#!/bin/sh
-[ "\$1" = exec ] && echo >> "\${WPZO_BENCH_CALLS:-/dev/null}"
-exec $real_docker "\$@"
-SH
-chmod +x "$work/bin/docker"
-
 run() { # label: one site.yml run; prints its seconds
-  local label="$1" start end
+  local label="$1" start end events
+  # Each round trip is an exec in the container, whether through the docker CLI or the API: Docker's events list
+  # every exec started, from now until the run ends.
+  docker events --filter "container=$container" --filter event=exec_start --format '{{.Action}}' \
+    > "$work/$label.calls" &
+  events=$!
   start=$(date +%s.%N)
-  : > "$work/$label.calls"
   # The demo inventory, pointed at this container, with its own credential store (the demo's stays untouched).
-  PATH="$work/bin:$PATH" WPZO_BENCH_CALLS="$work/$label.calls" \
-    ansible-playbook -i inventories/demo playbooks/site.yml -e "ansible_host=$container" \
+  ansible-playbook -i inventories/demo playbooks/site.yml -e "ansible_host=$container" \
     -e "wpzo_credentials_dir=$work/credentials" \
     -e "sites_wordpress_version=$version" -e "sites_wordpress_src=$archive" > "$work/$label.log" 2>&1 \
     || { echo "bench-converge: the $label run failed, see $work/$label.log" >&2; tail -30 "$work/$label.log" >&2
-         exit 1; }
+         kill "$events"; exit 1; }
   end=$(date +%s.%N)
+  kill "$events"
   python3 -c "print(f'{$end - $start:.1f}')"
 }
 recap() { # label: the PLAY RECAP counts of that run

@@ -29,6 +29,5 @@ def test_module_documentation_renders_with_check_and_diff_mode(docs, name):
     assert doc["short_description"] and doc["description"] and doc["version_added"]
     assert doc["attributes"]["check_mode"]["support"] == "full"
     assert doc["attributes"]["diff_mode"]["support"] == "full"
-    assert doc["options"]
     assert isinstance(yaml.safe_load(entry["examples"]), list)
     assert entry["return"]
