@@ -2,6 +2,8 @@
 /**
  * Activates plugins and switches the theme (with 'dry_run' only reports what would be activated).
  * Input (stdin, JSON): path, url, plugins (slugs), theme (or null), dry_run.
+ *
+ * Managed by wpzo.hosting: the sites role installs this file; changes are overwritten.
  */
 
 require __DIR__ . '/wpzo.php';

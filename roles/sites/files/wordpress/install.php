@@ -2,6 +2,8 @@
 /**
  * Checks whether WordPress is installed; with 'install' true, runs its installer when it is not.
  * Input (stdin, JSON): path, url, install, title, admin_user, admin_email, admin_password, locale.
+ *
+ * Managed by wpzo.hosting: the sites role installs this file; changes are overwritten.
  */
 
 require __DIR__ . '/wpzo.php';

@@ -1,4 +1,5 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Managed by wpzo.hosting: the sites role installs this file; changes are overwritten.
 """Extracts archives and writes files inside a site's tree, for the wpzo.hosting.wordpress module.
 
 Runs as the site user (setpriv), reads its payload from stdin, prints a JSON line on success, an error on stderr

@@ -5,6 +5,8 @@
  * The module runs `php <program>.php` with its input, a JSON object, on standard input: secrets (the admin's
  * password) never reach a command line. The request WordPress sees is a GET of the site's URL. The result is one
  * line "WPZO-RESULT:<json>" on standard output, after whatever WordPress prints.
+ *
+ * Managed by wpzo.hosting: the sites role installs this file; changes are overwritten.
  */
 
 error_reporting( E_ALL & ~E_DEPRECATED & ~E_NOTICE & ~E_WARNING );
