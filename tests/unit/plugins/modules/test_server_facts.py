@@ -34,8 +34,8 @@ def test_one_call_sets_both_facts_and_changes_nothing(commands, capsys):
     assert out["changed"] is False
     assert out["ansible_facts"]["packages"]["nginx"][0]["version"] == "1.22.1-9"
     assert out["ansible_facts"]["services"]["nginx.service"]["state"] == "running"
-    assert [argv[0] for argv, _ in commands] == ["dpkg-query", "systemctl", "systemctl"]
-    assert all(env == {"LANG": "C", "LC_ALL": "C"} for _, env in commands)
+    assert [argv[0] for argv, env in commands] == ["dpkg-query", "systemctl", "systemctl"]
+    assert all(env == {"LANG": "C", "LC_ALL": "C"} for argv, env in commands)
 
 
 def test_a_failed_listing_fails_the_module_with_its_error(commands, capsys, monkeypatch):
