@@ -128,7 +128,7 @@ def query_pool(socket_path, status_path, timeout=5.0):
     return json.loads(parse_response(b"".join(chunks)).decode("utf-8"))
 
 
-def _label(value):
+def label(value):
     return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
@@ -141,7 +141,7 @@ def render(results, now):
         entry[2].append((labels, value))
 
     for pool, status in results:
-        labels = 'site="%s",pool="%s"' % (_label(pool["site"]), _label(pool["pool"]))
+        labels = 'site="%s",pool="%s"' % (label(pool["site"]), label(pool["pool"]))
         add("up", "gauge", "1 if the pool answered its status page.", labels, 1 if status is not None else 0)
         add("max_children", "gauge", "pm.max_children of the pool.", labels, pool.get("max_children", 0))
         for field, name, kind, help_text in STATUS_FIELDS:

@@ -6,6 +6,8 @@ land in different Alertmanager groups (a site each, or the server) run at the sa
 
 import email
 import json
+import re
+import shlex
 import time
 
 import pytest
@@ -113,3 +115,44 @@ def test_php_fpm_pool_stopped_and_backup_stale(host, quiet):
     # The stopped pool makes the shop's check fail too: one failure, one alert, no SiteDown besides.
     assert count(host, SHOP, "SiteDown") == site_down_before
     host.run(f"rm -f {BACKUP_METRICS}")
+
+
+STATIC_CERTIFICATE = f"/etc/ssl/wpzo/{STATIC}.crt"
+FILL_MOUNT = "/mnt/wpzo-test-fill"
+
+
+def prometheus_value(host, query):
+    """The first value of an instant query to Prometheus, or None."""
+    url = "http://127.0.0.1:9090/api/v1/query"
+    answer = host.check_output(f"curl -s --get --data-urlencode {shlex.quote('query=' + query)} {url}")
+    result = json.loads(answer)["data"]["result"]
+    return float(result[0]["value"][1]) if result else None
+
+
+def test_certificate_expiring_tomorrow_and_a_filesystem_filling(host, quiet):
+    # A certificate for the static site that expires tomorrow, with the site's own key: critical, not warning.
+    host.run(f"cp -p {STATIC_CERTIFICATE} /root/static.crt.kept")
+    expiring = host.run(
+        f"openssl req -new -x509 -days 1 -key /etc/ssl/wpzo/{STATIC}.key -subj /CN={STATIC}"
+        f" -addext subjectAltName=DNS:{STATIC} -out {STATIC_CERTIFICATE}.new"
+        f" && mv {STATIC_CERTIFICATE}.new {STATIC_CERTIFICATE} && systemctl reload nginx"
+    )
+    assert expiring.rc == 0, expiring.stderr
+    # A small filesystem the node exporter sees, seen empty first (the trend needs a sample before the fill), then
+    # filled past the threshold (15 % free).
+    host.run(f"mkdir -p {FILL_MOUNT} && mount -t tmpfs -o size=16m wpzo-test-fill {FILL_MOUNT}")
+    seen = f'count_over_time(node_filesystem_avail_bytes{{mountpoint="{FILL_MOUNT}"}}[1m])'
+    assert wait_for(lambda: (prometheus_value(host, seen) or 0) >= 2, timeout=60), "the test filesystem is not scraped"
+    assert host.run(f"dd if=/dev/zero of={FILL_MOUNT}/fill bs=1M count=15").rc == 0
+
+    def fix():
+        host.run(f"mv /root/static.crt.kept {STATIC_CERTIFICATE} && systemctl reload nginx")
+        host.run(f"rm -f {FILL_MOUNT}/fill")
+
+    try:
+        check_round(host, [(STATIC, "CertificateExpiringSoon"), (FILL_MOUNT, "DiskFilling")], fix)
+        # One day left is the critical threshold's alert alone, never the warning's too.
+        warnings = [entry for entry in notifications(host) if re.search(r"CertificateExpiring(?!Soon)", entry[2])]
+        assert warnings == []
+    finally:
+        host.run(f"umount {FILL_MOUNT}")
