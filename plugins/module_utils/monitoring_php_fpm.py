@@ -185,15 +185,26 @@ def collect(pools, query=query_pool):
     return results
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Write PHP-FPM pool status as textfile metrics.")
-    parser.add_argument("--config", required=True, help="JSON file listing the pools")
+def textfile_program(argv, description, listing, metrics):
+    """The command line of a textfile metrics program: ``--config`` (JSON whose key ``listing`` lists what to
+    read), ``--output`` (the .prom file replaced atomically with ``metrics(entries)``)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--config", required=True, help="JSON file listing the %s" % listing)
     parser.add_argument("--output", required=True, help="the .prom file to replace")
     args = parser.parse_args(argv)
     with open(args.config) as stream:
-        pools = json.load(stream)["pools"]
-    write_atomically(args.output, render(collect(pools), int(time.time())))
+        entries = json.load(stream)[listing]
+    write_atomically(args.output, metrics(entries))
     return 0
+
+
+def main(argv=None):
+    return textfile_program(
+        argv,
+        "Write PHP-FPM pool status as textfile metrics.",
+        "pools",
+        lambda pools: render(collect(pools), int(time.time())),
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ old copy) or be updated by WordPress itself (auto_update_core). This program rea
 ``wp-includes/version.php`` and writes, for node_exporter's textfile collector, one sample per site:
 ``wpzo_wordpress_core_behind{site, installed, wanted}``, 1 when the installed core is older than the wanted one or
 cannot be read (``installed="unknown"``), else 0. The file is replaced atomically (monitoring_php_fpm's
-write_atomically).
+textfile_program).
 
 The monitoring_agent role copies this file beside monitoring_php_fpm.py on the server, run as ``python3 <file>
 --config <json> --output <prom>`` by the same timer; standard library only, Python 3.8 compatible. Its config:
@@ -18,16 +18,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import argparse
-import json
 import os
 import re
 import time
 
 try:
-    from ansible_collections.wpzo.hosting.plugins.module_utils.monitoring_php_fpm import label, write_atomically
+    from ansible_collections.wpzo.hosting.plugins.module_utils.monitoring_php_fpm import label, textfile_program
 except ImportError:  # on the server: the program beside it
-    from monitoring_php_fpm import label, write_atomically
+    from monitoring_php_fpm import label, textfile_program
 
 METRIC = "wpzo_wordpress_core_behind"
 VERSION_FILE = os.path.join("wp-includes", "version.php")
@@ -87,14 +85,7 @@ def render(sites, read=read_version):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Write the WordPress core version of each site as textfile metrics.")
-    parser.add_argument("--config", required=True, help="JSON file listing the sites")
-    parser.add_argument("--output", required=True, help="the .prom file to replace")
-    args = parser.parse_args(argv)
-    with open(args.config) as stream:
-        sites = json.load(stream)["sites"]
-    write_atomically(args.output, render(sites))
-    return 0
+    return textfile_program(argv, "Write the WordPress core version of each site as textfile metrics.", "sites", render)
 
 
 if __name__ == "__main__":
