@@ -535,6 +535,10 @@ def monitoring_agent_sites(s, bad):
             bad(where + ".pool", '"%s" is not a pool name (a-z, 0-9, _ . -)' % site.get("pool", ""))
         if not _fits(value_syntax.PLAIN_PATH, site.get("php_socket", "")):
             bad(where + ".php_socket", '"%s" is not an absolute path of plain characters' % site.get("php_socket", ""))
+    for index, site in enumerate(s["monitoring_agent_wordpress_sites"]):
+        where = "monitoring_agent_wordpress_sites[%d] (%s)" % (index, site.get("domain") or "?")
+        if not _fits(value_syntax.PLAIN_PATH, site.get("docroot", "")):
+            bad(where + ".docroot", '"%s" is not an absolute path of plain characters' % site.get("docroot", ""))
 
 
 # The keys each type of receiver needs (templates/alertmanager.yml.j2 writes them).
@@ -578,6 +582,26 @@ def monitoring_server(s, bad):
         for position, code in enumerate(check.get("status_codes") or []):
             if not low <= _int(code) <= high:
                 bad("%s.status_codes[%d]" % (where, position), "%s is not an HTTP status code" % code)
+    if boolean(s["monitoring_server_status_page"], strict=False):
+        monitoring_status_page(s, bad)
+
+
+def monitoring_status_page(s, bad):
+    """The admin vhost of the status page: what its nginx server block reads unquoted."""
+    if not _server_name_ok(s["monitoring_server_status_server_name"]):
+        bad("monitoring_server_status_server_name", "%s is not a host name" % s["monitoring_server_status_server_name"])
+    bad.port("monitoring_server_status_port", s["monitoring_server_status_port"])
+    if not _fits(value_syntax.ACCOUNT_NAME, s["monitoring_server_status_user"]):
+        bad(
+            "monitoring_server_status_user",
+            "%s is not a user name (letters, digits, _ . -)" % s["monitoring_server_status_user"],
+        )
+    for variable in ("monitoring_server_status_certificate", "monitoring_server_status_certificate_key"):
+        if not _fits(value_syntax.PLAIN_PATH, s[variable]):
+            bad(variable, "%s is not an absolute path of plain characters" % s[variable])
+    for index, client in enumerate(s["monitoring_server_status_allow"]):
+        if not value_syntax.is_address_or_network(client):
+            bad("monitoring_server_status_allow[%d]" % index, "%s is not an address or a network (CIDR)" % client)
 
 
 def sites(s, bad):

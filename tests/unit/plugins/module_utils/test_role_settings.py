@@ -30,7 +30,8 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB3 alice@example.com"
 # default that reads the site model through a collection filter, which this templar has no loader for.
 NEEDED = {
     "backups": {"backups_targets": [{"name": "primary", "type": "local", "path": "/srv/backups"}]},
-    "monitoring_agent": {"monitoring_agent_sites": []},
+    "monitoring_agent": {"monitoring_agent_sites": [], "monitoring_agent_wordpress_sites": []},
+    "monitoring_server": {"inventory_hostname": "monitor1"},
 }
 
 
@@ -912,6 +913,36 @@ MONITORING = [
         "monitoring_server",
         {"monitoring_server_site_checks": {"shop.example": {"status_codes": [200, 1000]}}},
         "monitoring_server_site_checks[shop.example].status_codes[1]: 1000 is not an HTTP status code",
+    ),
+    (
+        "monitoring_agent",
+        {"monitoring_agent_wordpress_sites": [{"domain": "blog.example", "docroot": "srv/www/blog"}]},
+        'monitoring_agent_wordpress_sites[0] (blog.example).docroot: "srv/www/blog" is not an absolute path',
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_status_server_name": "status example"},
+        "monitoring_server_status_server_name: status example is not a host name",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_status_port": 0},
+        "monitoring_server_status_port: 0 is out of range",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_status_user": "ad min"},
+        "monitoring_server_status_user: ad min is not a user name",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_status_certificate_key": "/etc/ssl/private/a key;"},
+        "monitoring_server_status_certificate_key: /etc/ssl/private/a key; is not an absolute path",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_status_allow": ["192.0.2.0/24", "office"]},
+        "monitoring_server_status_allow[1]: office is not an address or a network",
     ),
     (
         "monitoring_server",
