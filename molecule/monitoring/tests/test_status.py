@@ -56,9 +56,19 @@ def rendered(instance_ip, password):
     return states, dom
 
 
+def rendered_with(instance_ip, password, expected):
+    """The DOM once the page shows these states (Chromium renders it anew each time), or None at the deadline."""
+
+    def dom():
+        states, page = rendered(instance_ip, password)
+        return page if states == expected else None
+
+    return wait_for(dom, timeout=120)
+
+
 def test_the_page_lists_both_sites_up_the_server_and_no_alert(instance_ip, password):
-    assert wait_for(lambda: rendered(instance_ip, password)[0] == {SHOP: "up", STATIC: "up"}, timeout=120)
-    _states, dom = rendered(instance_ip, password)
+    dom = rendered_with(instance_ip, password, {SHOP: "up", STATIC: "up"})
+    assert dom, "the page never showed both sites up"
     assert "<title>wpzo.hosting status</title>" in dom
     assert 'data-server="wpzo-monitoring" data-state="up"' in dom
     assert "No alert is firing." in dom
@@ -71,10 +81,10 @@ def test_the_page_lists_both_sites_up_the_server_and_no_alert(instance_ip, passw
 def test_a_broken_site_shows_down(host, instance_ip, password):
     host.run(f"cp -p {STATIC_INDEX} /root/static.index.kept && echo '<h1>Under construction</h1>' > {STATIC_INDEX}")
     try:
-        assert wait_for(lambda: rendered(instance_ip, password)[0] == {SHOP: "up", STATIC: "down"}, timeout=120)
+        assert rendered_with(instance_ip, password, {SHOP: "up", STATIC: "down"})
     finally:
         host.run(f"mv /root/static.index.kept {STATIC_INDEX}")
-    assert wait_for(lambda: rendered(instance_ip, password)[0] == {SHOP: "up", STATIC: "up"}, timeout=120)
+    assert rendered_with(instance_ip, password, {SHOP: "up", STATIC: "up"})
 
 
 def test_an_anonymous_client_gets_401(instance_ip):
