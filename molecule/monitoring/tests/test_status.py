@@ -23,9 +23,16 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--ignore-certificate-errors"]  # fmt: skip
 
 
+class Secret(str):
+    """A password pytest does not print in a failure's report."""
+
+    def __repr__(self):
+        return "'***'"
+
+
 @pytest.fixture(scope="module")
 def password():
-    return PASSWORD_FILE.read_text().strip()
+    return Secret(PASSWORD_FILE.read_text().strip())
 
 
 def fetch(instance_ip, path, password=None):
