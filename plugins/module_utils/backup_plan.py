@@ -11,10 +11,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import calendar
 import json
 import os
 import re
 import tempfile
+import time
 
 RETENTION_KEYS = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
 # Snapshots of these reasons are never forgotten by the retention policy.
@@ -24,12 +26,16 @@ SAFETY_REASON = "safety"
 DUMP_TRAILER = b"-- Dump completed"
 METRIC_PREFIX = "wpzo_backup_"
 METRICS = (
-    ("last_success_timestamp_seconds", "Time of the last backup of the site that succeeded and was verified."),
-    ("last_attempt_timestamp_seconds", "Time the last backup of the site started."),
-    ("last_duration_seconds", "How long the last backup of the site took."),
-    ("last_added_bytes", "Bytes the last backup of the site added to its primary repository."),
-    ("last_failed", "1 when the last backup of the site failed, else 0."),
+    ("last_success_timestamp_seconds", "Time of the last backup that succeeded and was verified."),
+    ("last_attempt_timestamp_seconds", "Time the last backup started."),
+    ("last_duration_seconds", "How long the last backup took."),
+    ("last_added_bytes", "Bytes the last backup added to its primary repository."),
+    ("last_failed", "1 when the last backup failed, else 0."),
 )
+# The server repository (physical backups and binary logs) beside the sites' repositories: no domain starts with _.
+SERVER_REPOSITORY = "_server"
+# The server's own backup jobs, labelled kind="<job>" in the metrics (the sites' are labelled site="<domain>").
+SERVER_JOBS = ("binlogs", "physical")
 
 
 class PlanError(Exception):
@@ -307,20 +313,158 @@ def select_run(snapshots, wanted, parts):
     raise PlanError("no backup of this site with the snapshot %s holds its %s" % (wanted, " and ".join(parts)))
 
 
-def binlog_window(binlogs, start_file, start_position, stop_time):
-    """The binary logs to replay from a dump's position up to a point in time.
+def gtid_positions(text):
+    """A GTID list (`0-1-42,1-2-7`, as mariadb-dump and the binary logs write it) as {domain: (server, seq)}."""
+    positions = {}
+    for item in (text or "").replace("+", ",").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        parts = item.split("-")
+        if len(parts) != 3 or not all(part.isdigit() for part in parts):
+            raise PlanError("not a GTID: %r (domain-server-sequence)" % item)
+        positions[int(parts[0])] = (int(parts[1]), int(parts[2]))
+    return positions
 
-    binlogs: [{name, first_event_time}] as the server lists them (oldest first, names sort in order);
-    returns [{name, start_position or None}] and refuses a time before the dump or past the last log."""
-    names = [entry["name"] for entry in binlogs]
-    if start_file not in names:
-        raise PlanError("the binary log %s of the dump is not among the shipped logs" % start_file)
-    window = []
-    for entry in binlogs[names.index(start_file) :]:
-        if window and entry["first_event_time"] > stop_time:
-            break
-        window.append({"name": entry["name"], "start_position": start_position if not window else None})
-    return window
+
+def tag_gtid(text):
+    """A GTID list as one restic tag value (restic splits --tag values on commas)."""
+    return (text or "").replace(",", "+")
+
+
+def binlogs_to_ship(closed, shipped):
+    """The closed binary logs not shipped yet, in the order given (oldest first).
+
+    closed: [(name, bytes)] of the logs no longer written (SHOW BINARY LOGS less its last one, and those kept in the
+    spool only); shipped: the (name, bytes) pairs the server repository holds. A log is known by its name and size,
+    so a rebuilt server whose logs restart at 000001 still ships its new ones."""
+    known = set(shipped)
+    return [name for name, size in closed if (name, size) not in known]
+
+
+def binlog_entries(snapshots):
+    """The shipped binary logs of the server repository, in the order they were written (closing time, name):
+    [{name, bytes, closed, gtid_start, snapshot, path}]."""
+    entries = []
+    for snapshot in snapshots:
+        name = tag_value(snapshot, "binlog")
+        if name is None:
+            continue
+        entries.append(
+            {
+                "name": name,
+                "bytes": int(tag_value(snapshot, "bytes") or 0),
+                "closed": float(tag_value(snapshot, "closed") or 0),
+                "gtid_start": tag_value(snapshot, "gtid_start") or "",
+                "snapshot": snapshot["id"],
+                "path": (snapshot.get("paths") or [""])[0],
+            }
+        )
+    return sorted(entries, key=lambda entry: (entry["closed"], entry["name"]))
+
+
+def _gtid_reached(positions, stop):
+    """True when a binlog state (positions) already holds every GTID of stop."""
+    return all(domain in positions and positions[domain][1] >= seq for domain, (_server, seq) in stop.items())
+
+
+def replay_plan(site_snapshots, binlog_snapshots, at=None, gtid=None):
+    """What a point-in-time restore of a site's database replays: the last dump before the point, then the shipped
+    binary logs from the dump's position up to the point.
+
+    at: a Unix time in whole seconds (mariadb-binlog's --stop-datetime stops at the first event of that second:
+    the state at the start of that second); gtid: a GTID list, inclusive (the state right after that transaction).
+    Dumps are candidates when their files snapshot carries the dump's binlog coordinates (gtid=, binlog=,
+    consistent=: the time the dump's consistent snapshot was taken, at the latest). Returns {run, start (the
+    --start-position in the first log), files: [binlog entries], stop: the --stop-datetime or --stop-position}."""
+    if (at is None) == (gtid is None):
+        raise PlanError("name either a time or a GTID to restore to")
+    stop_gtid = gtid_positions(gtid) if gtid is not None else None
+    if stop_gtid is not None and not stop_gtid:
+        raise PlanError("an empty GTID names no point to restore to")
+    candidates = []
+    for run in runs(site_snapshots):
+        files = run["parts"].get("files")
+        if run["reason"] == SAFETY_REASON or "db" not in run["parts"] or files is None:
+            continue
+        coordinates = tag_value(files, "binlog")
+        consistent = tag_value(files, "consistent")
+        if coordinates is None or consistent is None:
+            continue
+        dump = {
+            "run": run,
+            "binlog_file": coordinates.rsplit(":", 1)[0],
+            "position": coordinates.rsplit(":", 1)[-1],
+            "gtid": tag_value(files, "gtid") or "",
+            "consistent": float(consistent),
+        }
+        if at is not None and dump["consistent"] > at:
+            continue
+        if stop_gtid is not None:
+            positions = gtid_positions(dump["gtid"])
+            if any(positions.get(domain, (0, 0))[1] > seq for domain, (_server, seq) in stop_gtid.items()):
+                continue
+        candidates.append(dump)
+    if not candidates:
+        raise PlanError("no dump of this site with binlog coordinates was taken before %s" % (gtid or _utc(at)))
+    dump = max(candidates, key=lambda candidate: candidate["consistent"])
+    shipped = binlog_entries(binlog_snapshots)
+    # The dump's log is the one of that name written last before the dump (a rebuilt server reuses names).
+    starts = [
+        index
+        for index, entry in enumerate(shipped)
+        if entry["name"] == dump["binlog_file"] and entry["closed"] >= dump["consistent"] - 1
+    ]
+    if not starts:
+        raise PlanError(
+            "the binary log %s of the dump %s is not among the shipped logs" % (dump["binlog_file"], dump["run"]["run"])
+        )
+    files = []
+    for entry in shipped[starts[0] :]:
+        if files:
+            # A log holds events written after the previous one closed: past the point, nothing more is needed.
+            if at is not None and files[-1]["closed"] >= at:
+                break
+            if stop_gtid is not None and _gtid_reached(gtid_positions(entry["gtid_start"]), stop_gtid):
+                break
+        files.append(entry)
+    if at is not None and files[-1]["closed"] < at:
+        raise PlanError(
+            "the shipped binary logs reach %s only, before %s: ship them first (wpzo-backup binlogs) or pick an "
+            "earlier time" % (_utc(files[-1]["closed"]), _utc(at))
+        )
+    stop = ["--stop-datetime", _utc(at)] if at is not None else ["--stop-position", gtid.replace("+", ",")]
+    # The dump's position in its own log, not its GTID: mariadb-binlog fails when a start GTID is not in the logs it
+    # reads (the dump's GTID can be the last of the log before), and a position applies to the first log only.
+    return {"run": dump["run"], "start": dump["position"], "files": files, "stop": stop}
+
+
+def _utc(epoch):
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch))
+
+
+def parse_time(text):
+    """A point in time given to a restore: Unix seconds, or `YYYY-MM-DD HH:MM:SS` / `YYYY-MM-DDTHH:MM:SSZ` in UTC;
+    whole seconds (the binary logs' resolution)."""
+    text = str(text).strip()
+    if re.match(r"^\d+(\.\d+)?$", text):
+        return int(float(text))
+    match = re.match(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(Z|\+00:00| UTC)?$", text)
+    if not match:
+        raise PlanError("not a time: %r (Unix seconds or YYYY-MM-DD HH:MM:SS in UTC)" % text)
+    return calendar.timegm(time.strptime(match.group(1) + " " + match.group(2), "%Y-%m-%d %H:%M:%S"))
+
+
+_GTID_SEQ_NO = re.compile(rb"^/\*M?!\d+ SET @@session\.gtid_seq_no=\d+\*/")
+
+
+def replay_line(line):
+    """A line of mariadb-binlog's output as the replay sends it to the server: the original sequence numbers are
+    dropped, so the replayed transactions get new GTIDs of this server (the originals are already in its binlog
+    history, and reusing them would put them out of order)."""
+    if line.startswith(b"/*") and _GTID_SEQ_NO.match(line):
+        return None
+    return line
 
 
 def new_status(previous, started, finished, error=None, added_bytes=None, snapshots=None):
@@ -339,8 +483,8 @@ def _label(value):
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def render_metrics(statuses):
-    """node_exporter textfile metrics for {site: status}."""
+def render_metrics(statuses, jobs=None):
+    """node_exporter textfile metrics for {site: status} (labelled site=) and {job: status} (labelled kind=)."""
     values = {
         "last_success_timestamp_seconds": lambda s: s.get("last_success", 0),
         "last_attempt_timestamp_seconds": lambda s: s.get("last_attempt", 0),
@@ -348,11 +492,13 @@ def render_metrics(statuses):
         "last_added_bytes": lambda s: s.get("last_added_bytes", 0),
         "last_failed": lambda s: 1 if s.get("failed") else 0,
     }
+    series = [("site", name, status) for name, status in sorted(statuses.items())]
+    series += [("kind", name, status) for name, status in sorted((jobs or {}).items())]
     lines = []
     for name, help_text in METRICS:
         lines += ["# HELP %s%s %s" % (METRIC_PREFIX, name, help_text), "# TYPE %s%s gauge" % (METRIC_PREFIX, name)]
-        for site in sorted(statuses):
-            lines.append('%s%s{site="%s"} %s' % (METRIC_PREFIX, name, _label(site), values[name](statuses[site])))
+        for label, value, status in series:
+            lines.append('%s%s{%s="%s"} %s' % (METRIC_PREFIX, name, label, _label(value), values[name](status)))
     return "\n".join(lines) + "\n"
 
 

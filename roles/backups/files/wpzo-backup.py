@@ -1,11 +1,15 @@
 # Managed by wpzo.hosting.backups - do not edit.
 """wpzo-backup: the backup runner of wpzo.hosting, run by systemd timers and by playbooks/backup.yml and restore.yml.
 
-  wpzo-backup init [--sites-from-stdin]           initialise the repositories that do not exist (never re-initialise)
+  wpzo-backup init [--sites-from-stdin] [--server] initialise the repositories that do not exist (never re-initialise)
   wpzo-backup run [--site D]... [--reason R]      back up sites: dump, files, manifest, verify, copy, then retention
   wpzo-backup check [--site D]...                 restic check --read-data-subset, then a restore drill of each dump
   wpzo-backup restore --site D [--snapshot ID] [--parts both|database|files] [--target T] [--force]
-  wpzo-backup restic --site D [--target T] -- ARGS...   restic on the site's repository (the primary by default)
+  wpzo-backup restore --site D --at TIME|--gtid GTID [--force]   the site's database to a point in time
+  wpzo-backup binlogs                             ship the closed binary logs to the server repository
+  wpzo-backup physical                            mariadb-backup of the whole server into the server repository
+  wpzo-backup extract-physical --to DIR [--snapshot ID]   a physical backup extracted and prepared in DIR
+  wpzo-backup restic (--site D | --server) [--target T] -- ARGS...   restic on a repository (the primary by default)
   wpzo-backup dump D DATABASE RESULT              (restic's --stdin-from-command) mariadb-dump, inspected as it streams
 
 Its pure logic is backup_plan.py beside it (plugins/module_utils/backup_plan.py of the collection). Any failure exits
@@ -45,6 +49,8 @@ OBJECT_CACHE_FLUSH = (
     " if (!wp_using_ext_object_cache()) { fwrite(STDERR, 'no persistent object cache'); exit(1); }"
     " exit(wp_cache_flush() ? 0 : 1);"
 )
+SERVER = plan.SERVER_REPOSITORY
+PHYSICAL_FILENAME = "mariadb-backup.mbstream"
 
 
 class Failure(Exception):
@@ -196,6 +202,16 @@ class Runner:
             args += ["--exclude", os.path.join(site["root"], pattern)]
         for tag in plan.tags(domain, self.config["server"], run, reason, "files"):
             args += ["--tag", tag]
+        if manifest.get("database", {}).get("binlog_file"):
+            # Where the dump stands in the binary logs, read by a point-in-time restore without the manifest.
+            database = manifest["database"]
+            args += ["--tag", "binlog=%s:%s" % (database["binlog_file"], database["binlog_position"])]
+            args += [
+                "--tag",
+                "gtid=" + plan.tag_gtid(database["gtid"]),
+                "--tag",
+                "consistent=%.3f" % dump["consistent"],
+            ]
         summary = restic_summary(self.restic(self.primary, domain, args + paths + [manifest_path])[1])
         ids["files"] = summary["snapshot_id"]
         added += summary.get("data_added", 0)
@@ -289,18 +305,21 @@ class Runner:
                     ["restore", "%s:%s" % (run["parts"]["files"]["id"], path), "--target", path, "--delete"],
                 )
         if "db" in needed:
-            database = site["database"]
-            names = tables(database, base_only=False)
-            if names:
-                drop = "SET FOREIGN_KEY_CHECKS=0; DROP TABLE IF EXISTS " + ", ".join(map(plan.sql_identifier, names))
-                mariadb(["--database=" + database, "-e", drop])
-            self.load_dump(target, domain, run["parts"]["db"]["id"], database)
-            problems = plan.row_count_problems(manifest["database"]["rows"], row_counts(database))
-            if problems:
-                raise Failure("restored database differs from the manifest: %s" % "; ".join(problems))
+            self.replace_database(site, run, manifest, target)
         self.purge_cache(site)
         plan.write_atomic(marker, plan.to_json(dict(done, time=time.time())), 0o600)
         return result
+
+    def replace_database(self, site, run, manifest, target):
+        database = site["database"]
+        names = tables(database, base_only=False)
+        if names:
+            drop = "SET FOREIGN_KEY_CHECKS=0; DROP TABLE IF EXISTS " + ", ".join(map(plan.sql_identifier, names))
+            mariadb(["--database=" + database, "-e", drop])
+        self.load_dump(target, site["domain"], run["parts"]["db"]["id"], database)
+        problems = plan.row_count_problems(manifest["database"]["rows"], row_counts(database))
+        if problems:
+            raise Failure("restored database differs from the manifest: %s" % "; ".join(problems))
 
     def purge_cache(self, site):
         """After a restore the site serves what was restored: its page cache purged, and its object cache flushed
@@ -328,9 +347,230 @@ class Runner:
             if flushed.returncode != 0:
                 raise Failure("the object cache was not flushed: %s" % last(flushed.stderr or flushed.stdout))
 
+    def restore_to_point(self, site, at, gtid, force, safety):
+        """The site's database to a point in time: the last dump before it, then the shipped binary logs from the
+        dump's binlog position up to it, filtered to the site's database (mariadb-binlog --database)."""
+        domain = site["domain"]
+        if not site.get("database"):
+            raise Failure("the site has no database")
+        with locked(SERVER):
+            self.ship_binlogs(force_flush=True)  # everything written up to now is in the server repository
+        replay = plan.replay_plan(
+            self.snapshots(self.primary, domain, "site=" + domain),
+            self.binlog_snapshots(),
+            at=at,
+            gtid=gtid,
+        )
+        marker = os.path.join(self.site_dir(domain), "restored.json")
+        done = {"run": replay["run"]["run"], "parts": ["db"], "point": gtid or at}
+        if not force and os.path.exists(marker) and {k: load(marker).get(k) for k in done} == done:
+            return dict(done, changed=False)
+        manifest = self.read_manifest(self.primary, domain, replay["run"])
+        result = dict(done, changed=True, binlogs=[entry["name"] for entry in replay["files"]])
+        if safety:
+            result["safety"] = self.backup(site, plan.SAFETY_REASON)["run"]
+        self.replace_database(site, replay["run"], manifest, self.primary)
+        self.replay_binlogs(site["database"], replay)
+        self.purge_cache(site)
+        plan.write_atomic(marker, plan.to_json(dict(done, time=time.time())), 0o600)
+        return result
+
+    def replay_binlogs(self, database, replay):
+        scratch = os.path.join(self.site_dir(SERVER), "replay")
+        subprocess.run(["rm", "-rf", scratch], check=True)
+        os.makedirs(scratch, mode=0o700)
+        try:
+            files = []
+            for entry in replay["files"]:
+                path = os.path.join(scratch, "%03d-%s" % (len(files), entry["name"]))
+                with open(path, "wb") as stream:
+                    self.restic(
+                        self.primary, SERVER, ["dump", "--no-lock", entry["snapshot"], entry["path"]], stdout=stream
+                    )
+                files.append(path)
+            command = [
+                "mariadb-binlog",
+                "--database=" + database,
+                "--start-position=" + replay["start"],
+                *replay["stop"],
+                *files,
+            ]
+            binlog = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, TZ="UTC")
+            )
+            server = subprocess.Popen(["mariadb", "--batch"], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+            with contextlib.suppress(BrokenPipeError):  # the server stopped at an error: its message follows
+                for line in binlog.stdout:
+                    line = plan.replay_line(line)
+                    if line is not None:
+                        server.stdin.write(line)
+                server.stdin.close()
+            binlog.stdout.close()
+            binlog_err = binlog.stderr.read()
+            server_err = server.stderr.read()
+            if binlog.wait() != 0:
+                raise Failure("mariadb-binlog failed: %s" % last(binlog_err))
+            if server.wait() != 0:
+                raise Failure("replaying the binary logs into %s failed: %s" % (database, last(server_err)))
+        finally:
+            subprocess.run(["rm", "-rf", scratch], check=False)
+
+    # binary logs and physical backups (the server repository) -------------------------------------------------
+    def ship_binlogs(self, force_flush=False):
+        """Ship the closed binary logs not shipped yet, oldest first, one snapshot each, then copy them."""
+        enabled, basename, binlog_format = mariadb(
+            ["-N", "-e", "SELECT @@log_bin, @@log_bin_basename, @@binlog_format"]
+        ).split()
+        if enabled != "1":
+            raise Failure("binary logging is off on this server (mariadb_binlog_enabled)")
+        if binlog_format != "ROW":
+            raise Failure(
+                "binlog_format is %s: point-in-time restores need ROW (mariadb_binlog_format)" % binlog_format
+            )
+        directory = os.path.dirname(basename)
+        state_path = os.path.join(self.site_dir(SERVER), "binlogs-flushed.json")
+        listing = binary_logs()
+        if force_flush or (load(state_path) if os.path.exists(state_path) else None) != list(listing[-1]):
+            mariadb(["-e", "FLUSH BINARY LOGS"])
+            listing = binary_logs()
+            plan.write_atomic(state_path, plan.to_json(list(listing[-1])), 0o600)
+        # Each closed log is hard-linked into the spool before any repository is reached: MariaDB's expiry (or a
+        # PURGE) removes its own name only, so a log stays on disk until it is shipped however long that takes.
+        spool = os.path.join(directory, self.config["binlog_spool"])
+        os.makedirs(spool, mode=0o700, exist_ok=True)
+        for name, _size in listing[:-1]:
+            if not os.path.exists(os.path.join(spool, name)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.link(os.path.join(directory, name), os.path.join(spool, name))
+        listed = {name for name, _size in listing}
+        closed = [(name, size) for name, size in listing[:-1]]
+        closed += sorted(
+            (name, os.stat(os.path.join(spool, name)).st_size) for name in os.listdir(spool) if name not in listed
+        )
+        shipped = {(e["name"], e["bytes"]) for e in plan.binlog_entries(self.binlog_snapshots())}
+        ids = {}
+        added = 0
+        sizes = dict(closed)
+        for name in plan.binlogs_to_ship(closed, shipped):
+            size = sizes[name]
+            path = os.path.join(spool, name)
+            args = ["backup", "--host", self.config["server"], "--json", path]
+            tags = ["kind=binlog", "server=" + self.config["server"], "binlog=" + name, "bytes=%d" % size]
+            tags += [
+                "closed=%.3f" % os.stat(path).st_mtime,
+                "gtid_start=" + plan.tag_gtid(binlog_start_gtid(name) if name in listed else ""),
+            ]
+            for tag in tags:
+                args += ["--tag", tag]
+            summary = restic_summary(self.restic(self.primary, SERVER, args)[1])
+            ids[name] = summary["snapshot_id"]
+            added += summary.get("data_added", 0)
+        if ids:
+            if not set(ids.values()) <= {s["id"] for s in self.binlog_snapshots()}:
+                raise Failure(
+                    "the binary logs' snapshots listed on %s are not those restic saved" % self.primary["name"]
+                )
+            self.copy_server(ids.values())
+            shipped |= {(name, size) for name, size in closed if name in ids}
+        for name in os.listdir(spool):
+            if (name, os.stat(os.path.join(spool, name)).st_size) in shipped:
+                os.unlink(os.path.join(spool, name))
+        return {"shipped": len(ids), "snapshots": ids, "added_bytes": added}
+
+    def binlog_snapshots(self):
+        return self.snapshots(self.primary, SERVER, "kind=binlog")
+
+    def copy_server(self, ids):
+        for target in self.copies:
+            self.restic(target, SERVER, ["unlock"])
+            self.restic(target, SERVER, ["copy", *self.from_repo(SERVER), *sorted(ids)])
+
+    def physical(self):
+        """mariadb-backup of the whole server streamed into the server repository (no copy on disk); a producer that
+        fails makes no snapshot (restic's --stdin-from-command). Then the server repository's retention."""
+        run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+        self.restic(self.primary, SERVER, ["unlock"])
+        args = [
+            "backup",
+            "--stdin-from-command",
+            "--stdin-filename",
+            PHYSICAL_FILENAME,
+            "--host",
+            self.config["server"],
+            "--json",
+        ]
+        for tag in ("kind=physical", "server=" + self.config["server"], "run=" + run):
+            args += ["--tag", tag]
+        args += ["--", "mariadb-backup", "--backup", "--stream=mbstream"]
+        code, out, err = self.restic(self.primary, SERVER, args, check=False)
+        if code != 0:
+            raise Failure("physical backup not saved: %s" % last(err))
+        summary = restic_summary(out)
+        found = self.snapshots(self.primary, SERVER, "run=" + run)
+        if [s["id"] for s in found] != [summary["snapshot_id"]]:
+            raise Failure(
+                "the physical backup's snapshot listed on %s is not the one restic saved" % self.primary["name"]
+            )
+        self.copy_server([summary["snapshot_id"]])
+        for target in [self.primary, *self.copies]:
+            policy = plan.retention_args(self.config["physical_retention"])
+            self.restic(target, SERVER, ["forget", "--tag", "kind=physical", "--group-by", "host", *policy])
+            keep = ["--keep-within", self.config["binlogs_keep_within"]]
+            self.restic(target, SERVER, ["forget", "--prune", "--tag", "kind=binlog", "--group-by", "host", *keep])
+        return {
+            "run": run,
+            "snapshots": {"physical": summary["snapshot_id"]},
+            "added_bytes": summary.get("data_added", 0),
+        }
+
+    def extract_physical(self, wanted, destination):
+        """A physical backup extracted (restic dump | mbstream -x) into an empty folder and prepared there."""
+        if os.path.exists(destination) and os.listdir(destination):
+            raise Failure("%s is not empty" % destination)
+        os.makedirs(destination, mode=0o700, exist_ok=True)
+        found = sorted(self.snapshots(self.primary, SERVER, "kind=physical"), key=lambda s: s["time"])
+        chosen = [
+            s
+            for s in found
+            if wanted in (s["id"], s.get("short_id")) or (len(wanted) >= 8 and s["id"].startswith(wanted))
+        ]
+        if wanted == "latest":
+            chosen = found[-1:]
+        if not chosen:
+            raise Failure("no physical backup %s in the server repository" % wanted)
+        snapshot = chosen[-1]
+        dump = subprocess.Popen(
+            [
+                self.config["restic"],
+                *plan.restic_options(self.primary),
+                "dump",
+                "--no-lock",
+                snapshot["id"],
+                "/" + PHYSICAL_FILENAME,
+            ],
+            env=self.repo_env(self.primary, SERVER),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        extract = subprocess.run(
+            ["mbstream", "-x", "-C", destination], stdin=dump.stdout, capture_output=True, check=False
+        )
+        dump.stdout.close()
+        err = dump.stderr.read()
+        if dump.wait() != 0:
+            raise Failure("restic dump of %s failed: %s" % (snapshot["id"], last(err)))
+        if extract.returncode != 0:
+            raise Failure("mbstream -x failed: %s" % last(extract.stderr))
+        prepare = subprocess.run(
+            ["mariadb-backup", "--prepare", "--target-dir=" + destination], capture_output=True, check=False
+        )
+        if prepare.returncode != 0:
+            raise Failure("mariadb-backup --prepare failed: %s" % last(prepare.stderr))
+        return {"snapshot": snapshot["id"], "time": snapshot["time"], "prepared": destination}
+
     # status -----------------------------------------------------------------------------------------------------
-    def record(self, domain, started, error=None, result=None):
-        path = os.path.join(self.site_dir(domain), "status.json")
+    def record(self, path, started, error=None, result=None):
+        """A site's or a server job's status after a run (result: added_bytes and the {part: id} of its snapshots)."""
         previous = load(path) if os.path.exists(path) else {}
         status = plan.new_status(
             previous,
@@ -343,16 +583,17 @@ class Runner:
         plan.write_atomic(path, plan.to_json(status))
         self.write_metrics()
 
+    def status_path(self, domain=None, job=None):
+        return os.path.join(self.site_dir(domain or SERVER), "%s-status.json" % job if job else "status.json")
+
     def write_metrics(self):
         directory = self.config.get("textfile_dir")
         if not directory or not os.path.isdir(directory):
             return
-        statuses = {}
-        for domain in self.monitored:
-            path = os.path.join(self.config["state_dir"], domain, "status.json")
-            if os.path.exists(path):
-                statuses[domain] = load(path)
-        plan.write_atomic(os.path.join(directory, "wpzo_backup.prom"), plan.render_metrics(statuses))
+        statuses = {d: load(self.status_path(d)) for d in self.monitored if os.path.exists(self.status_path(d))}
+        paths = {job: self.status_path(job=job) for job in plan.SERVER_JOBS}
+        jobs = {job: load(path) for job, path in paths.items() if os.path.exists(path)}
+        plan.write_atomic(os.path.join(directory, "wpzo_backup.prom"), plan.render_metrics(statuses, jobs))
 
 
 def restic_summary(out):
@@ -365,7 +606,11 @@ def restic_summary(out):
 
 def last(err):
     lines = [line for line in (err or b"").decode("utf-8", "replace").splitlines() if line.strip()]
-    return lines[-1] if lines else "no message"
+    if not lines:
+        return "no message"
+    with contextlib.suppress(ValueError, AttributeError):
+        return json.loads(lines[-1])["message"]  # restic --json reports its error as a JSON line
+    return lines[-1]
 
 
 def mariadb(args):
@@ -373,6 +618,21 @@ def mariadb(args):
     if result.returncode != 0:
         raise Failure("mariadb: %s" % last(result.stderr))
     return result.stdout.decode()
+
+
+def binary_logs():
+    """[(name, bytes)] of SHOW BINARY LOGS, oldest first; the last one is being written."""
+    lines = mariadb(["-N", "-e", "SHOW BINARY LOGS"]).splitlines()
+    return [(fields[0], int(fields[1])) for fields in (line.split("\t") for line in lines)]
+
+
+def binlog_start_gtid(name):
+    """The binlog state a log starts with (its Gtid_list event): the GTIDs written before it."""
+    events = mariadb(["-N", "-e", "SHOW BINLOG EVENTS IN %s LIMIT 4" % plan.sql_literal(name)]).splitlines()
+    for fields in (line.split("\t") for line in events):
+        if len(fields) >= 6 and fields[2] == "Gtid_list":
+            return fields[5].strip("[]")
+    return ""
 
 
 def tables(database, base_only=True):
@@ -419,12 +679,16 @@ def dump(domain, result_path, database):
         ["mariadb-dump", *DUMP_OPTIONS, database], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     out = sys.stdout.buffer
+    consistent = None
     for line in process.stdout:
         inspector.feed(line)
+        if consistent is None and inspector.binlog_file is not None:
+            consistent = time.time()  # the dump's consistent snapshot was taken before it printed its position
         out.write(line)
     out.flush()
     err = process.stderr.read()
     result = inspector.result()
+    result["consistent"] = consistent
     result["problems"] = plan.dump_problems(result, process.wait())
     if result["problems"] and err.strip():
         result["problems"].append(last(err))
@@ -459,13 +723,24 @@ def main(argv):
         command.add_argument("--sites-from-stdin", action="store_true")
     sub.choices["run"].add_argument("--reason", default="scheduled")
     sub.choices["run"].add_argument("--time", help="stamp the snapshots with this time (tests of the retention)")
+    sub.choices["init"].add_argument("--server", action="store_true", help="the server repository too")
     sub.choices["restore"].add_argument("--snapshot", default="latest")
+    point = sub.choices["restore"].add_mutually_exclusive_group()
+    point.add_argument("--at", help="the database as it was at this time (Unix seconds or YYYY-MM-DD HH:MM:SS UTC)")
+    point.add_argument("--gtid", help="the database as it was right after this transaction (a GTID list)")
+    for name in plan.SERVER_JOBS:
+        sub.add_parser(name)
+    extract_parser = sub.add_parser("extract-physical")
+    extract_parser.add_argument("--to", required=True, help="an empty folder on the disk MariaDB's data goes to")
+    extract_parser.add_argument("--snapshot", default="latest")
     sub.choices["restore"].add_argument("--parts", choices=["both", "database", "files"], default="both")
     sub.choices["restore"].add_argument("--force", action="store_true")
     sub.choices["restore"].add_argument("--no-safety-backup", action="store_true")
     sub.choices["restore"].add_argument("--target", help="restore from this target (a copy) instead of the primary")
     restic_parser = sub.add_parser("restic")
-    restic_parser.add_argument("--site", required=True)
+    restic_repository = restic_parser.add_mutually_exclusive_group(required=True)
+    restic_repository.add_argument("--site")
+    restic_repository.add_argument("--server", action="store_true", help="the server repository")
     restic_parser.add_argument("--target")
     restic_parser.add_argument("args", nargs=argparse.REMAINDER)
     dump_parser = sub.add_parser("dump")
@@ -492,7 +767,9 @@ def main(argv):
     if args.command == "restic":
         restic_args = args.args[1:] if args.args[:1] == ["--"] else args.args
         command = [config["restic"], *plan.restic_options(target), *restic_args]
-        os.execve(command[0], command, runner.repo_env(target, args.site))
+        os.execve(command[0], command, runner.repo_env(target, SERVER if args.server else args.site))
+    if args.command in plan.SERVER_JOBS or args.command == "extract-physical":
+        return server_job(runner, args)
     unknown = sorted(set(args.site) - set(runner.sites))
     if unknown:
         sys.stderr.write("wpzo-backup: unknown sites: %s\n" % ", ".join(unknown))
@@ -502,7 +779,8 @@ def main(argv):
         chosen = [site for site in chosen if site["state"] == "present"]
     if args.command == "init":
         try:
-            print(json.dumps({"initialised": runner.init([site["domain"] for site in chosen])}))
+            domains = [site["domain"] for site in chosen] + ([SERVER] if args.server else [])
+            print(json.dumps({"initialised": runner.init(domains)}))
         except Failure as error:
             sys.stderr.write("wpzo-backup: init failed: %s\n" % error)
             return 1
@@ -514,7 +792,7 @@ def main(argv):
             try:
                 if args.command == "run":
                     result = runner.backup(site, args.reason)
-                    runner.record(site["domain"], started, result=result)
+                    runner.record(runner.status_path(site["domain"]), started, result=result)
                     message = "backed up in %.1f s, %d bytes added (%s)" % (
                         time.time() - started,
                         result["added_bytes"],
@@ -523,6 +801,13 @@ def main(argv):
                 elif args.command == "check":
                     result = runner.check(site)
                     message = "checked, drill %s" % result.get("drill", "skipped (no database)")
+                elif args.at or args.gtid:
+                    at = plan.parse_time(args.at) if args.at else None
+                    result = runner.restore_to_point(site, at, args.gtid, args.force, not args.no_safety_backup)
+                    message = ("restored %s to %s" if result["changed"] else "already restored from %s to %s") % (
+                        result["run"],
+                        args.gtid or args.at,
+                    )
                 else:
                     parts = {"both": ["db", "files"], "database": ["db"], "files": ["files"]}[args.parts]
                     result = runner.restore(site, args.snapshot, parts, args.force, not args.no_safety_backup, target)
@@ -535,7 +820,7 @@ def main(argv):
                 return site["domain"], result, None
             except (Failure, plan.PlanError, OSError, subprocess.SubprocessError, ValueError) as error:
                 if args.command == "run":
-                    runner.record(site["domain"], started, error=str(error))
+                    runner.record(runner.status_path(site["domain"]), started, error=str(error))
                 print("wpzo-backup: %s: %s failed: %s" % (site["domain"], args.command, error), file=sys.stderr)
                 return site["domain"], None, str(error)
 
@@ -546,6 +831,41 @@ def main(argv):
     errors = {domain: error for domain, result, error in outcomes if error}
     print(json.dumps({"results": results, "errors": errors}))
     return 1 if errors else 0
+
+
+def server_job(runner, args):
+    """binlogs, physical (recorded in the status and metrics as jobs) and extract-physical, under the server's lock."""
+    lower_priority()
+    started = time.time()
+    with locked(SERVER):
+        try:
+            if args.command == "binlogs":
+                result = runner.ship_binlogs()
+                message = "%d binary logs shipped" % result["shipped"]
+            elif args.command == "physical":
+                result = runner.physical()
+                message = "physical backup %s saved in %.1f s, %d bytes added" % (
+                    result["run"],
+                    time.time() - started,
+                    result["added_bytes"],
+                )
+            else:
+                result = runner.extract_physical(args.snapshot, args.to)
+                message = "physical backup %s prepared in %s in %.1f s" % (
+                    result["snapshot"][:8],
+                    args.to,
+                    time.time() - started,
+                )
+        except (Failure, plan.PlanError, OSError, subprocess.SubprocessError, ValueError) as error:
+            if args.command in plan.SERVER_JOBS:
+                runner.record(runner.status_path(job=args.command), started, error=str(error))
+            print("wpzo-backup: %s failed: %s" % (args.command, error), file=sys.stderr)
+            return 1
+    if args.command in plan.SERVER_JOBS:
+        runner.record(runner.status_path(job=args.command), started, result=result)
+    print("wpzo-backup: %s" % message, file=sys.stderr)
+    print(json.dumps(result))
+    return 0
 
 
 if __name__ == "__main__":

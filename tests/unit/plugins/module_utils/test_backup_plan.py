@@ -210,31 +210,154 @@ def test_a_snapshot_id_of_either_part_selects_its_run():
 
 # --- binlog window -------------------------------------------------------------------------------------------------
 
-BINLOGS = [
-    {"name": "mysql-bin.000001", "first_event_time": 100},
-    {"name": "mysql-bin.000002", "first_event_time": 200},
-    {"name": "mysql-bin.000003", "first_event_time": 300},
-    {"name": "mysql-bin.000004", "first_event_time": 400},
+
+def snapshot(id_, time_, **tags):
+    return {
+        "id": id_,
+        "short_id": id_[:8],
+        "time": time_,
+        "paths": ["/p"],
+        "tags": ["%s=%s" % kv for kv in tags.items()],
+    }
+
+
+def site_run(run, time_, consistent, binlog="mysql-bin.000002:1234", gtid="0-1-10", reason="scheduled"):
+    return [
+        snapshot(run + "db", time_, run=run, part="db", reason=reason),
+        snapshot(
+            run + "files", time_, run=run, part="files", reason=reason, binlog=binlog, gtid=gtid, consistent=consistent
+        ),
+    ]
+
+
+def binlog(name, closed, gtid_start="", bytes_=1000):
+    found = snapshot(
+        "b" + name[-1] + str(closed),
+        "t",
+        kind="binlog",
+        binlog=name,
+        bytes=bytes_,
+        closed=closed,
+        gtid_start=gtid_start,
+    )
+    found["paths"] = ["/var/log/mysql/wpzo-unshipped/" + name]
+    return found
+
+
+SITE = site_run("r1", "2026-12-01T01:00:00Z", "1000.5", "mysql-bin.000001:400", "0-1-5") + site_run(
+    "r2", "2026-12-01T02:00:00Z", "2000.5", "mysql-bin.000002:1234", "0-1-10"
+)
+LOGS = [
+    binlog("mysql-bin.000001", 1500, "0-1-2"),
+    binlog("mysql-bin.000002", 2500, "0-1-8"),
+    binlog("mysql-bin.000003", 3000, "0-1-14"),
+    binlog("mysql-bin.000004", 4000, "0-1-20"),
 ]
 
 
-def test_binlog_window_starts_at_the_dump_position_and_ends_with_the_log_holding_the_time():
-    assert plan.binlog_window(BINLOGS, "mysql-bin.000002", 1234, 350) == [
-        {"name": "mysql-bin.000002", "start_position": 1234},
-        {"name": "mysql-bin.000003", "start_position": None},
-    ]
-    assert plan.binlog_window(BINLOGS, "mysql-bin.000004", 7, 10_000) == [
-        {"name": "mysql-bin.000004", "start_position": 7}
-    ]
+def names(replay):
+    return [entry["name"] for entry in replay["files"]]
+
+
+def test_replay_takes_the_last_dump_before_the_time_and_the_logs_up_to_it():
+    replay = plan.replay_plan(SITE, LOGS, at=2800)
+    assert replay["run"]["run"] == "r2"
+    assert replay["start"] == "1234"
+    assert names(replay) == ["mysql-bin.000002", "mysql-bin.000003"]
+    assert replay["stop"] == ["--stop-datetime", "1970-01-01 00:46:40"]
+    assert replay["files"][1]["path"] == "/var/log/mysql/wpzo-unshipped/mysql-bin.000003"
     # A time inside the dump's own log needs that log only.
-    assert plan.binlog_window(BINLOGS, "mysql-bin.000002", 1234, 250) == [
-        {"name": "mysql-bin.000002", "start_position": 1234}
+    assert names(plan.replay_plan(SITE, LOGS, at=2400)) == ["mysql-bin.000002"]
+    # A log closed exactly at the time holds nothing after it: the next log is not needed.
+    assert names(plan.replay_plan(SITE, LOGS, at=2500)) == ["mysql-bin.000002"]
+    # Before the second dump's consistent point: the first dump, from its own log on.
+    earlier = plan.replay_plan(SITE, LOGS, at=2000)
+    assert (earlier["run"]["run"], names(earlier)) == ("r1", ["mysql-bin.000001", "mysql-bin.000002"])
+
+
+def test_replay_never_starts_from_a_safety_backup_or_a_dump_without_coordinates():
+    safety = site_run("r3", "2026-12-01T03:00:00Z", "2600", reason="safety")
+    old = [
+        snapshot("r0db", "2026-11-30T00:00:00Z", run="r0", part="db"),
+        snapshot("r0files", "2026-11-30T00:00:00Z", run="r0", part="files"),
+    ]
+    assert plan.replay_plan(SITE + safety + old, LOGS, at=2800)["run"]["run"] == "r2"
+    with pytest.raises(
+        PlanError, match="no dump of this site with binlog coordinates was taken before 1970-01-01 00:15:00"
+    ):
+        plan.replay_plan(SITE + old, LOGS, at=900)
+
+
+def test_replay_to_a_gtid_stops_at_the_log_that_already_follows_it():
+    replay = plan.replay_plan(SITE, LOGS, gtid="0-1-16")
+    assert replay["run"]["run"] == "r2"
+    assert names(replay) == ["mysql-bin.000002", "mysql-bin.000003"]
+    assert replay["stop"] == ["--stop-position", "0-1-16"]
+    # Inside the dump's own log (000003 starts after 0-1-14): that log only.
+    assert names(plan.replay_plan(SITE, LOGS, gtid="0-1-13")) == ["mysql-bin.000002"]
+    # A GTID before the second dump: the first.
+    assert plan.replay_plan(SITE, LOGS, gtid="0-1-7")["run"]["run"] == "r1"
+    # Exactly the second dump's position: that dump, nothing to replay past it.
+    assert names(plan.replay_plan(SITE, LOGS, gtid="0-1-10")) == ["mysql-bin.000002"]
+
+
+def test_replay_refuses_what_it_cannot_do_exactly():
+    with pytest.raises(PlanError, match="either a time or a GTID"):
+        plan.replay_plan(SITE, LOGS)
+    with pytest.raises(PlanError, match="either a time or a GTID"):
+        plan.replay_plan(SITE, LOGS, at=1, gtid="0-1-1")
+    with pytest.raises(PlanError, match=r"mysql-bin\.000002 of the dump r2 is not among the shipped logs"):
+        plan.replay_plan(SITE, LOGS[:1], at=2800)
+    with pytest.raises(PlanError, match="reach 1970-01-01 01:06:40 only, before 1970-01-01 01:23:20: ship them first"):
+        plan.replay_plan(SITE, LOGS, at=5000)
+    with pytest.raises(PlanError, match="not a GTID"):
+        plan.replay_plan(SITE, LOGS, gtid="0-1")
+
+
+def test_replay_of_a_rebuilt_server_takes_the_log_written_after_the_dump():
+    rebuilt = [*LOGS, binlog("mysql-bin.000001", 6000, "0-1-30"), binlog("mysql-bin.000002", 7000, "0-1-40")]
+    site = SITE + site_run("r4", "2026-12-02T00:00:00Z", "6500", "mysql-bin.000002:300", "0-1-35")
+    replay = plan.replay_plan(site, rebuilt, at=6900)
+    assert [(e["name"], e["closed"]) for e in replay["files"]] == [("mysql-bin.000002", 7000.0)]
+
+
+def test_gtid_lists_are_parsed_and_fit_in_one_restic_tag():
+    assert plan.gtid_positions("0-1-42,1-2-7") == {0: (1, 42), 1: (2, 7)}
+    assert plan.gtid_positions("0-1-42+1-2-7") == plan.gtid_positions(plan.tag_gtid("0-1-42,1-2-7"))
+    assert plan.gtid_positions("") == {}
+    with pytest.raises(PlanError, match="not a GTID: 'x-1-2'"):
+        plan.gtid_positions("x-1-2")
+
+
+def test_only_closed_logs_not_shipped_yet_are_shipped_known_by_name_and_size():
+    closed = [("mysql-bin.000001", 500), ("mysql-bin.000002", 800), ("mysql-bin.000003", 900)]
+    assert plan.binlogs_to_ship(closed, {("mysql-bin.000001", 500)}) == ["mysql-bin.000002", "mysql-bin.000003"]
+    assert plan.binlogs_to_ship(closed, set(closed)) == []
+    # A rebuilt server's new 000001 is another log than the shipped one of that name.
+    assert plan.binlogs_to_ship([("mysql-bin.000001", 365)], {("mysql-bin.000001", 500)}) == ["mysql-bin.000001"]
+
+
+def test_binlog_entries_in_the_order_they_were_written():
+    entries = plan.binlog_entries([LOGS[2], LOGS[0], snapshot("x", "t", kind="physical")])
+    assert [(e["name"], e["closed"], e["gtid_start"], e["bytes"]) for e in entries] == [
+        ("mysql-bin.000001", 1500.0, "0-1-2", 1000),
+        ("mysql-bin.000003", 3000.0, "0-1-14", 1000),
     ]
 
 
-def test_binlog_window_refuses_a_dump_whose_log_was_not_shipped():
-    with pytest.raises(PlanError, match=r"mysql-bin\.000009 of the dump is not among the shipped logs"):
-        plan.binlog_window(BINLOGS, "mysql-bin.000009", 4, 500)
+def test_times_of_a_restore_in_utc_whole_seconds():
+    assert plan.parse_time("1764547200") == 1764547200
+    assert plan.parse_time("1764547200.9") == 1764547200
+    assert plan.parse_time("2025-12-01 00:00:00") == 1764547200
+    assert plan.parse_time("2025-12-01T00:00:00Z") == 1764547200
+    with pytest.raises(PlanError, match="not a time"):
+        plan.parse_time("yesterday")
+
+
+def test_the_replay_drops_the_original_gtid_sequence_numbers_only():
+    assert plan.replay_line(b"/*M!100001 SET @@session.gtid_seq_no=7*//*!*/;\n") is None
+    for kept in (b"/*M!100001 SET @@session.gtid_domain_id=0*//*!*/;\n", b"INSERT INTO t VALUES (1)\n", b"BINLOG '\n"):
+        assert plan.replay_line(kept) == kept
 
 
 # --- status and metrics ----------------------------------------------------------------------------------------------
@@ -273,6 +396,14 @@ def test_metrics_per_site_in_the_textfile_format():
     assert text.endswith("\n")
     names = {line.split("{")[0] for line in lines if not line.startswith("#")}
     assert names == {plan.METRIC_PREFIX + name for name, _help in plan.METRICS}
+
+
+def test_metrics_of_the_server_jobs_are_labelled_by_kind():
+    text = plan.render_metrics({"a.example": {"failed": False}}, {"binlogs": {"last_success": 9, "failed": True}})
+    lines = text.splitlines()
+    assert 'wpzo_backup_last_failed{kind="binlogs"} 1' in lines
+    assert 'wpzo_backup_last_success_timestamp_seconds{kind="binlogs"} 9' in lines
+    assert 'wpzo_backup_last_failed{site="a.example"} 0' in lines
 
 
 def test_write_atomic_replaces_in_one_rename_and_leaves_nothing_behind(tmp_path):
