@@ -434,19 +434,21 @@ class Runner:
             mariadb(["-e", "FLUSH BINARY LOGS"])
             listing = binary_logs()
             plan.write_atomic(state_path, plan.to_json(list(listing[-1])), 0o600)
-        # Each closed log is hard-linked into the spool before any repository is reached: MariaDB's expiry (or a
-        # PURGE) removes its own name only, so a log stays on disk until it is shipped however long that takes.
+        # Each closed log not shipped yet is hard-linked into the spool before any repository is reached: MariaDB's
+        # expiry (or a PURGE) removes its own name only, so a log stays on disk until it is shipped however long
+        # that takes. What was shipped is also noted here, so the links need no repository.
         spool = os.path.join(directory, self.config["binlog_spool"])
         os.makedirs(spool, mode=0o700, exist_ok=True)
-        for name, _size in listing[:-1]:
-            if not os.path.exists(os.path.join(spool, name)):
+        noted_path = os.path.join(self.site_dir(SERVER), "binlogs-shipped.json")
+        noted = {tuple(entry) for entry in load(noted_path)} if os.path.exists(noted_path) else set()
+        for name, size in listing[:-1]:
+            if (name, size) not in noted and not os.path.exists(os.path.join(spool, name)):
                 with contextlib.suppress(FileNotFoundError):
                     os.link(os.path.join(directory, name), os.path.join(spool, name))
         listed = {name for name, _size in listing}
-        closed = [(name, size) for name, size in listing[:-1]]
-        closed += sorted(
-            (name, os.stat(os.path.join(spool, name)).st_size) for name in os.listdir(spool) if name not in listed
-        )
+        # Oldest first: the logs only the spool still holds (MariaDB purged their names), then the listed ones.
+        spooled = sorted(name for name in os.listdir(spool) if name not in listed)
+        closed = [(name, os.stat(os.path.join(spool, name)).st_size) for name in spooled] + listing[:-1]
         shipped = {(e["name"], e["bytes"]) for e in plan.binlog_entries(self.binlog_snapshots())}
         ids = {}
         added = 0
@@ -475,6 +477,7 @@ class Runner:
         for name in os.listdir(spool):
             if (name, os.stat(os.path.join(spool, name)).st_size) in shipped:
                 os.unlink(os.path.join(spool, name))
+        plan.write_atomic(noted_path, plan.to_json(sorted(shipped & set(listing))), 0o600)
         return {"shipped": len(ids), "snapshots": ids, "added_bytes": added}
 
     def binlog_snapshots(self):
