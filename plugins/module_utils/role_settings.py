@@ -445,6 +445,8 @@ def _typed(bad, where, entry, required):
 BACKUPS_TARGET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 # restic's package is fetched for this architecture only (backups_restic_deb_url).
 BACKUPS_ARCHITECTURE = "x86_64"
+# restic's durations (forget --keep-within): years, months, days, hours, e.g. 35d or 1y6m.
+RESTIC_DURATION = re.compile(r"([0-9]+[ymdh])+")
 
 
 def _is_copy(target):
@@ -477,8 +479,14 @@ def backups(s, bad):
             "exactly one target without copy: true (the primary) is needed, found %s"
             % (", ".join(primaries) if primaries else "none"),
         )
-    for key, text in backup_plan.retention_problems(s["backups_retention"]):
-        bad("backups_retention" + ("." + str(key) if key else ""), text)
+    for variable in ("backups_retention", "backups_physical_retention"):
+        for key, text in backup_plan.retention_problems(s[variable]):
+            bad(variable + ("." + str(key) if key else ""), text)
+    if not _fits(RESTIC_DURATION, str(s["backups_binlogs_keep_within"])):
+        bad(
+            "backups_binlogs_keep_within",
+            "%s is not a restic duration such as 35d or 1y6m" % s["backups_binlogs_keep_within"],
+        )
     architecture = s["ansible_facts"].get("architecture")
     if architecture != BACKUPS_ARCHITECTURE:
         bad("backups_restic_deb_url", "restic is fetched for amd64 only; this host is %s" % architecture)

@@ -737,6 +737,15 @@ def test_each_retention_rule_refuses_a_bad_value_naming_the_key(retention, messa
     assert [problem for problem in found if problem.startswith(message)], found
 
 
+def test_the_physical_backups_retention_and_the_binlogs_keep_are_checked():
+    found = backups_problems(backups_physical_retention={"last": 0}, backups_binlogs_keep_within="5 weeks")
+    assert found == [
+        "backups_physical_retention: keeps nothing: set at least one of last, hourly, daily, weekly, monthly, yearly",
+        "backups_binlogs_keep_within: 5 weeks is not a restic duration such as 35d or 1y6m",
+    ]
+    assert backups_problems(backups_binlogs_keep_within="1y6m") == []
+
+
 def test_backups_refuses_a_host_restic_is_not_fetched_for():
     found = backups_problems(ansible_facts=dict(FACTS, architecture="aarch64"))
     assert found == ["backups_restic_deb_url: restic is fetched for amd64 only; this host is aarch64"]
