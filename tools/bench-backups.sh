@@ -6,7 +6,7 @@
 # Figures only (docs/performance.md); exits non-zero only when it could not run.
 # WPZO_BENCH_FILES_MIB and WPZO_BENCH_DB_MIB change the sizes.
 set -euo pipefail
-checkout="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/bench-lib.sh"
 container=wpzo-bench-backups
 work="$checkout/build/bench-backups"
 files_mib="${WPZO_BENCH_FILES_MIB:-1024}"
@@ -14,14 +14,7 @@ db_mib="${WPZO_BENCH_DB_MIB:-200}"
 site=bench.example.test
 root="/srv/www/$site"
 mkdir -p "$work/inventory/group_vars/all"
-cd "$checkout"
-
-archive="$checkout/build/wordpress.tar.gz"
-version="$(tools/wordpress-archive.sh "$archive" | sed -n 's/^version=//p')"
-
-tools/server-container.sh "$container"
-# WPZO_BENCH_KEEP=1 leaves the server running afterwards, to look into it or time a run again.
-[ -n "${WPZO_BENCH_KEEP:-}" ] || trap 'docker rm -f "$container" >/dev/null 2>&1 || true' EXIT
+bench_server "$container"
 
 printf 'all:\n  children:\n    wpzo_servers:\n      hosts:\n        %s:\n          ansible_connection: community.docker.docker\n' \
   "$container" > "$work/inventory/hosts.yml"
@@ -84,7 +77,7 @@ read -r dump_s dump_mib <<<"$(measure "mariadb-dump --single-transaction --quick
 repository_mib=$(on_server "du -sm /var/backups/wpzo/$site | cut -f1")
 reference_mib=$(on_server "du -cm /var/backups/reference-files.tar.zst /var/backups/reference-db.sql.zst | tail -1 | cut -f1")
 
-printf '\n%-58s %s\n' "bench-backups (${files_mib} MiB of files, ${db_mib} MiB table)" "$(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB"
+printf '\n%-58s %s\n' "bench-backups (${files_mib} MiB of files, ${db_mib} MiB table)" "$(bench_machine)"
 printf '%-58s %8s s %6s MiB peak, %s MiB added\n' "first backup (dump, files, verification, retention)" "$first_s" "$first_mib" "$first_added"
 printf '%-58s %8s s %6s MiB peak, %s bytes added\n' "second backup, nothing changed" "$second_s" "$second_mib" "$second_added"
 printf '%-58s %8s s %6s MiB peak\n' "full restore (files with --delete, database, row counts)" "$restore_s" "$restore_mib"

@@ -10,14 +10,10 @@
 # WPZO_BENCH_KEEP=1 leaves the container running, to profile a run again:
 #   tools/bench-converge.sh nochange    (one more no-change run on the kept container)
 set -euo pipefail
-checkout="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/bench-lib.sh"
 container=wpzo-bench-converge
 work="$checkout/build/bench-converge"
-archive="$checkout/build/wordpress.tar.gz"
 mkdir -p "$work"
-cd "$checkout"
-
-version="$(tools/wordpress-archive.sh "$archive" | sed -n 's/^version=//p')"
 export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks,ansible.posix.profile_roles
 export PROFILE_TASKS_TASK_OUTPUT_LIMIT=all PROFILE_TASKS_SORT_ORDER=descending
 
@@ -52,10 +48,10 @@ slowest() { # label, how many: the slowest tasks of that run, then every role's 
 labels=(first nochange)
 if [ "${1:-}" = nochange ]; then
   labels=(nochange)
+  bench_server "$container" --reuse
 else
-  tools/server-container.sh "$container"
+  bench_server "$container"
 fi
-[ -n "${WPZO_BENCH_KEEP:-}" ] || trap 'docker rm -f "$container" >/dev/null 2>&1 || true' EXIT
 
 declare -A seconds
 for label in "${labels[@]}"; do
@@ -64,7 +60,7 @@ for label in "${labels[@]}"; do
 done
 grep -q 'changed=0 ' "$work/nochange.log" || echo "bench-converge: warning: the no-change run changed something" >&2
 
-printf '\n%s\n' "bench-converge (playbooks/site.yml, inventories/demo; $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '\n%s\n' "bench-converge (playbooks/site.yml, inventories/demo; $(bench_machine); load $(cut -d' ' -f1-3 /proc/loadavg))"
 for label in "${labels[@]}"; do
   printf '%-10s %7s s %5s round trips   %s\n' "$label" "${seconds[$label]}" "$(wc -l < "$work/$label.calls")" "$(recap "$label")"
 done

@@ -12,7 +12,7 @@
 # grow with static sites (process-exporter grows with PHP pools: not measured here).
 # Ends by converging the monitoring host back to the scenario's settings. Exits non-zero only when it could not run.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/bench-lib.sh"
 export PATH="$PWD/.venv/bin:$PATH"
 scenario=monitoring_fleet server=wpzo-fleet-server monitor=wpzo-fleet-monitor
 site=fleet.example.test page=/srv/www/fleet.example.test/public/index.html
@@ -78,7 +78,7 @@ memory() { # label: resident memory of each daemon and the sum
   printf '  %-44s %6.1f (budget 250)\n' "all monitoring daemons" "$(echo "$total / 1024" | bc -l)"
 }
 
-echo "bench-monitoring on molecule/$scenario ($(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, load $(cut -d' ' -f1 /proc/loadavg))"
+echo "bench-monitoring on molecule/$scenario ($(bench_machine), load $(cut -d' ' -f1 /proc/loadavg))"
 echo "detection of a site that lost its page (SiteDown), webhook receiver:"
 detection "test intervals (scrape 3 s, for 9 s, wait 15 s)"
 

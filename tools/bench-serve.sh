@@ -4,6 +4,7 @@
 # front page, that front page as a page-cache HIT, and uncached; then HIT/static.
 # Exits non-zero only when it could not run.
 set -euo pipefail
+source "$(dirname "$0")/bench-lib.sh"
 port="${WPZO_DEMO_HTTP_PORT:-80}"
 duration="${BENCH_DURATION:-10s}"
 container=wpzo-demo
@@ -35,8 +36,8 @@ hit=$(measure hit wordpress.localhost / 50)
 uncached=$(measure uncached wordpress.localhost "/?bench-nocache=1" 1)
 cache_status=$(curl -s -o /dev/null -D - -H 'Host: wordpress.localhost' "http://127.0.0.1:$port/" | tr -d '\r' | sed -n 's/^X-Cache-Status: //p')
 
-printf '\nbench-serve (%s cores, %s GiB; front page %s bytes, %s per run; cache of / is %s)\n' \
-  "$(nproc)" "$(free -g | awk '/^Mem:/ {print $2}')" "$bytes" "$duration" "$cache_status"
+printf '\nbench-serve (%s; front page %s bytes, %s per run; cache of / is %s)\n' \
+  "$(bench_machine)" "$bytes" "$duration" "$cache_status"
 printf '%-34s %10s %10s %10s\n' "what" "req/s" "p50 ms" "p99 ms"
 for row in "$static" "$hit" "$uncached"; do
   read -r label rps p50 p99 <<<"$row"

@@ -4,19 +4,12 @@
 # nothing to change, to add one site with -e site=, and php-fpm's memory with
 # every pool idle. Exits non-zero only when it could not run.
 set -euo pipefail
-checkout="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/bench-lib.sh"
 n="${1:-200}"
 container=wpzo-bench
 work="$checkout/build/bench-sites"
 mkdir -p "$work/inventory/group_vars/all"
-cd "$checkout"
-
-archive="$checkout/build/wordpress.tar.gz"
-version="$(tools/wordpress-archive.sh "$archive" | sed -n 's/^version=//p')"
-
-tools/server-container.sh "$container"
-# WPZO_BENCH_KEEP=1 leaves the server running afterwards, to look into it or time a run again.
-[ -n "${WPZO_BENCH_KEEP:-}" ] || trap 'docker rm -f "$container" >/dev/null 2>&1 || true' EXIT
+bench_server "$container"
 
 # The tiers converge through docker exec (the server has no SSH yet); the sites runs then go over SSH as an
 # administrator with sudo, the way an operator reaches a server.
@@ -91,7 +84,7 @@ sleep 15  # ondemand pools stop their workers after the idle timeout
 fpm_kib=$(docker exec "$container" sh -c "ps -C php-fpm8.2 -o rss= | awk '{s+=\$1} END {print s}'")
 workers=$(docker exec "$container" sh -c "ps -C php-fpm8.2 -o args= | grep -c 'pool' || true")
 
-printf '\n%-44s %s\n' "bench-sites ($n WordPress sites)" "$(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB"
+printf '\n%-44s %s\n' "bench-sites ($n WordPress sites)" "$(bench_machine)"
 printf '%-44s %8s\n' "tiers converged (base, nginx, php, db, redis)" "${tiers} s"
 printf '%-44s %8s\n' "create $n sites from nothing" "${create} s"
 printf '%-44s %8s\n' "sites.yml with nothing to change" "${nochange} s"

@@ -18,13 +18,4 @@ docker run -d --name "$name" --hostname "$name" \
   --cap-add SYS_ADMIN --cap-add NET_ADMIN --cgroupns host \
   -v /sys/fs/cgroup:/sys/fs/cgroup:ro --tmpfs /run --tmpfs /run/lock \
   "${@:2}" "$image" >/dev/null
-# Ansible's first module must not race the boot: systemd mounts /tmp and starts its units after `docker run`
-# returns, and a module staged in /tmp before that vanishes (seen on a loaded machine).
-deadline=$((SECONDS + 120))
-until state="$(docker exec "$name" systemctl is-system-running --wait 2>/dev/null)"; [[ "$state" =~ ^(running|degraded)$ ]]; do
-  if [ "$SECONDS" -ge "$deadline" ]; then
-    echo "server-container: $name has not finished booting after 120 s (state: ${state:-unknown})" >&2
-    exit 1
-  fi
-  sleep 1
-done
+"$(dirname "$0")/wait-booted.sh" "$name"

@@ -5,8 +5,10 @@ roll back on failure.
 
 Every module that writes files on the host uses it (nginx vhosts, systemd units, PHP-FPM pools, the Redis ACL
 file). A file is the collection's when it carries the marker; purging only ever removes such files, and a file
-without the marker is never overwritten. A plan compares content, owner, group and mode: a file whose mode or
-owner was changed by hand is put back by the next run.
+without the marker is never overwritten. The one exception is ``absent``: exact paths the caller once wrote
+itself (a program an older version installed before it carried the marker), removed whatever they hold. A plan
+compares content, owner, group and mode: a file whose mode or owner was changed by hand is put back by the next
+run.
 
 ``marker`` (every function that takes one): a string found in the first 512 bytes (the default); a function
 ``(bytes) -> bool`` for a stricter rule (PHP-FPM pools: the exact first line); or None for a file that carries no
@@ -181,8 +183,9 @@ def read_path(path):
         return Existing(handle.read(), st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
 
 
-def read_existing(specs, purge_globs=(), marker=MARKER):
-    """The current state of every listed path, plus every managed file the purge globs match."""
+def read_existing(specs, purge_globs=(), marker=MARKER, absent=()):
+    """The current state of every listed path, plus every managed file the purge globs match, plus whatever is at
+    the ``absent`` paths (marker or not: see ``validate_absent``)."""
     existing = {}
     for spec in specs:
         current = read_path(spec.path)
@@ -196,7 +199,27 @@ def read_existing(specs, purge_globs=(), marker=MARKER):
             current = read_path(path)
             if current is not None and current.content is not None and is_managed(current.content, marker):
                 existing[path] = current
+    for path in absent:
+        current = None if path in listed else read_path(path)
+        if current is not None:
+            existing[path] = current
     return existing
+
+
+def validate_absent(absent, specs, existing):
+    """Problems of the ``absent`` paths: exact files the caller wrote once (an older version's program, which may
+    predate the marker) and removes whatever they hold. Each must be absolute, not also listed, and a regular
+    file if it exists: a directory or a link there is refused, not removed."""
+    listed = set(spec.path for spec in specs)
+    errors = []
+    for path in absent:
+        if not os.path.isabs(path) or os.path.normpath(path) != path:
+            errors.append("%s: not an absolute, normalised path" % path)
+        elif path in listed:
+            errors.append("%s: both listed and absent" % path)
+        elif path in existing and existing[path].content is None:
+            errors.append("%s: not a regular file, not removed" % path)
+    return errors
 
 
 def _ids(spec):
@@ -343,7 +366,8 @@ def clean_stray(directories, scratch_parent=None, now=None):
 
 
 def staged_directories(specs, purge_globs=()):
-    """The directories staged candidates of these files (and of purged ones) can be left in."""
+    """The directories staged candidates of these files (and of purged ones: globs or exact paths) can be left
+    in."""
     directories = set(os.path.dirname(spec.path) for spec in specs)
     directories.update(os.path.dirname(pattern) for pattern in purge_globs)
     return sorted(directories)

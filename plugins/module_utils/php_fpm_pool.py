@@ -29,6 +29,7 @@ import re
 from ansible_collections.wpzo.hosting.plugins.module_utils import (
     managed_files,
     module_shell,
+    server_layout,
     service_state,
     value_syntax,
 )
@@ -73,8 +74,8 @@ POOL_SPEC = dict(
     group=dict(type="str"),
     root=dict(type="path", required=True),
     listen=dict(type="path"),
-    listen_owner=dict(type="str", default="www-data"),
-    listen_group=dict(type="str", default="www-data"),
+    listen_owner=dict(type="str", default=server_layout.WEB_USER),
+    listen_group=dict(type="str", default=server_layout.WEB_GROUP),
     listen_mode=dict(type="str", default="0660"),
     pm=dict(type="str", choices=list(PM_CHOICES), default="ondemand"),
     max_children=dict(type="int", default=5),

@@ -14,7 +14,7 @@ import posixpath
 import re
 import shlex
 
-from ansible_collections.wpzo.hosting.plugins.module_utils import htpasswd
+from ansible_collections.wpzo.hosting.plugins.module_utils import htpasswd, server_layout
 from ansible_collections.wpzo.hosting.plugins.module_utils.site_model import HTPASSWD_DIR
 from ansible_collections.wpzo.hosting.plugins.module_utils.wordpress_validation import DEFAULT_PURGE_REQUEST_NAME
 
@@ -191,7 +191,7 @@ def site_logs(sites):
     }
 
 
-def basic_auth(sites, current, group):
+def basic_auth(sites, current, group=server_layout.WEB_GROUP):
     """The htpasswd files of the present sites that ask for basic auth, for wpzo.hosting.managed_files, with the
     glob that purges the files of the others. ``current``: {domain: text of its file in place}, whose hashes are
     kept while their passwords still verify (htpasswd.lines)."""
@@ -371,7 +371,7 @@ SYSTEMD_DIR = "/etc/systemd/system"
 UNIT_WANTS_DIRS = ("timers.target.wants", "multi-user.target.wants")
 
 
-def units(sites, php_binary, schedule, purge_command, spread="4min", timeout="15min"):
+def units(sites, php_binary, schedule, purge_command=server_layout.CACHE_PURGE_COMMAND, spread="4min", timeout="15min"):
     """Everything the sites role's units step needs, from one place: the unit files for
     wpzo.hosting.managed_files and the globs that purge the others, the units to enable, where to look for the
     enabled ones and the purge watcher's service (restarted when its list of sites changes)."""

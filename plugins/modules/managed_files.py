@@ -13,7 +13,7 @@ version_added: 0.1.0
 short_description: Write a whole set of configuration files in one call, validated, with rollback
 description:
   - Writes every listed file whose content, owner, group or mode differs, leaves the others untouched, and removes
-    files that match O(purge) and carry the marker but are no longer listed.
+    files that match O(purge) and carry the marker but are no longer listed, and the files at the O(absent) paths.
   - "Staged, tested, then renamed. Every new or changed file is first written to a staged file beside its target
     (C(.wpzo-*), a name no C(*.conf) include matches). The O(validate) command then tests the candidates before
     any of them is live, and only when it passes are they renamed onto their targets and the purged files
@@ -31,7 +31,7 @@ description:
     the files and its reload handler leaves; the C(changed) notifies the handler of this run."
   - Meant for hundreds of small files at once (nginx vhosts, systemd units of every site) in one call, not a loop.
   - Every file's content must carry the marker (O(marker)) in its first 512 bytes; an existing file without it is
-    never overwritten or removed.
+    never overwritten or removed (but at an O(absent) path).
 extends_documentation_fragment:
   - wpzo.hosting.attributes
 options:
@@ -101,6 +101,15 @@ options:
     type: list
     elements: str
     default: []
+  absent:
+    description:
+      - Exact paths of files the caller wrote once and no longer does (a program an older version of a role
+        installed, perhaps before it carried the marker); each is removed whatever it holds, like a purged file
+        (reported in RV(removed), its content masked in the diff, tested with the set, restored on failure).
+      - A path both listed in O(files) and absent, or held by a directory or a link, is an error.
+    type: list
+    elements: path
+    default: []
   validate:
     description:
       - Command (argument list, no shell) that tests the staged files when anything changed; non-zero changes
@@ -144,6 +153,8 @@ EXAMPLES = r"""
         content: "{{ lookup('ansible.builtin.template', 'vhost.conf.j2') }}"
     purge:
       - /etc/nginx/sites-enabled/*.conf
+    absent:
+      - /etc/nginx/sites-enabled/old-default.conf
     validate: [nginx, -t, -q, -c, "%s/nginx.conf"]
     validate_tree: /etc/nginx
     reload_check: nginx
@@ -177,7 +188,7 @@ directories:
   elements: str
   sample: [/etc/nginx/wpzo]
 removed:
-  description: Managed paths purged.
+  description: Managed paths purged, and the O(absent) paths that held a file.
   returned: always
   type: list
   elements: str
@@ -281,6 +292,7 @@ ARGUMENT_SPEC = dict(
         options=dict(PLACE, mode=dict(type="str", default="0755")),
     ),
     purge=dict(type="list", elements="str", default=[]),
+    absent=dict(type="list", elements="path", default=[]),
     validate=dict(type="list", elements="str", default=[]),
     validate_tree=dict(type="path"),
     reload_check=dict(type="str", choices=["nginx"]),
@@ -380,7 +392,10 @@ def compute(module):
         errors = ["%s exists and is not a directory" % path for path in blocked]
         raise ValidationError("refusing to replace what is not a directory: %s" % "; ".join(errors), errors)
 
-    existing = mf.read_existing(specs, params["purge"], marker)
+    existing = mf.read_existing(specs, params["purge"], marker, params["absent"])
+    errors = mf.validate_absent(params["absent"], specs, existing)
+    if errors:
+        raise ValidationError("invalid absent paths: %s" % "; ".join(errors), errors)
     the_plan = mf.plan(specs, existing, marker)
     if the_plan.conflicts:
         errors = ["%s exists and is not managed (no marker): remove it or rename" % p for p in the_plan.conflicts]
@@ -390,7 +405,8 @@ def compute(module):
         if errors:
             raise ValidationError("files outside validate_tree: %s" % "; ".join(errors), errors)
 
-    reasons = reload_reasons(the_plan, specs, params["purge"], params["reload_check"], params["reload_check_pid_file"])
+    removable = params["purge"] + params["absent"]
+    reasons = reload_reasons(the_plan, specs, removable, params["reload_check"], params["reload_check_pid_file"])
     result = module_shell.outcome(
         the_plan.added,
         the_plan.updated,
@@ -404,7 +420,7 @@ def compute(module):
     def apply():
         mf.apply_directories(create, fix)
         scratch_parent = mf.default_scratch_parent()
-        mf.clean_stray(mf.staged_directories(specs, params["purge"]), scratch_parent)
+        mf.clean_stray(mf.staged_directories(specs, removable), scratch_parent)
         if the_plan.changed:
             write(module, the_plan, specs, existing, scratch_parent)
 

@@ -158,7 +158,7 @@ import pwd
 import shutil
 import stat
 
-from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files, module_shell
+from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files, module_shell, server_layout
 from ansible_collections.wpzo.hosting.plugins.module_utils import site_accounts as accounts
 from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ApplyError, ValidationError
 
@@ -357,7 +357,7 @@ ARGUMENT_SPEC = dict(
             ),
         ),
     ),
-    web_group=dict(type="str", default="www-data"),
+    web_group=dict(type="str", default=server_layout.WEB_GROUP),
     sftp_group=dict(type="str", default="wpzo-sftp"),
     sftp_keys_dir=dict(type="path", default="/etc/ssh/wpzo-sftp"),
 )

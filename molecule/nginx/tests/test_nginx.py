@@ -388,6 +388,11 @@ def test_purge_clears_one_site_only(host):
     assert cache_status(host, php_url)[0] == "HIT"
 
 
+def test_the_program_an_older_version_installed_is_gone(host):
+    # prepare.yml leaves it, as a server converged before the one-call configuration holds it
+    assert not host.file("/usr/local/lib/wpzo/nginx-check-candidate").exists
+
+
 def test_purge_refuses_bad_names(host):
     assert host.run("/usr/local/sbin/wpzo-nginx-cache-purge '../etc'").rc == 2
     assert host.run("/usr/local/sbin/wpzo-nginx-cache-purge 'a b'").rc == 2

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from ansible_collections.wpzo.hosting.plugins.module_utils import managed_files as mf
 from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ModuleError
+from disk_full import fail_a_rename
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 MY_GROUP = grp.getgrgid(os.getgid()).gr_name
@@ -241,16 +242,7 @@ def test_a_rename_failure_restores_what_was_renamed(tree, tmp_path, monkeypatch)
     before = snapshot(tree)
     specs = [spec(tree / "sites" / "a-new.conf", "new"), spec(tree / "sites" / "keep.conf", "changed")]
     the_plan, existing = plan_for(specs)
-    real_replace = os.replace
-    calls = []
-
-    def flaky_replace(src, dst):
-        calls.append(dst)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device")
-        return real_replace(src, dst)
-
-    monkeypatch.setattr(mf.os, "replace", flaky_replace)
+    fail_a_rename(monkeypatch)
     with pytest.raises(ModuleError, match="No space left on device"):
         mf.apply(the_plan, specs, existing, lambda staged: (0, "", ""), scratch_parent=str(tmp_path / "run"))
     monkeypatch.undo()
@@ -380,3 +372,25 @@ def test_directories_are_planned_read_only_then_created_and_corrected(tmp_path):
     mf.apply_directories(create, fix)
     assert (new.stat().st_mode & 0o777, drifted.stat().st_mode & 0o777) == (0o750, 0o750)
     assert mf.plan_directories(directories[:2]) == ([], [], [])
+
+
+def test_an_absent_path_is_removed_whatever_it_holds_and_a_directory_there_is_refused(tmp_path):
+    old = tmp_path / "old-program"
+    old.write_text("#!/bin/sh\n# Ansible managed\n")  # written before the marker existed
+    specs = [spec(tmp_path / "a.conf")]
+    existing = mf.read_existing(specs, absent=[str(old), str(tmp_path / "never-there")])
+    assert mf.validate_absent([str(old)], specs, existing) == []
+    the_plan = mf.plan(specs, existing)
+    assert the_plan.removed == [str(old)]
+    mf.apply(the_plan, specs, existing)
+    assert not old.exists() and (tmp_path / "a.conf").exists()
+    assert not mf.plan(specs, mf.read_existing(specs, absent=[str(old)])).changed
+
+    (tmp_path / "dir").mkdir()
+    absent = [str(tmp_path / "dir"), str(tmp_path / "a.conf"), "relative/path"]
+    existing = mf.read_existing(specs, absent=absent)
+    assert mf.validate_absent(absent, specs, existing) == [
+        "%s: not a regular file, not removed" % (tmp_path / "dir"),
+        "%s: both listed and absent" % (tmp_path / "a.conf"),
+        "relative/path: not an absolute, normalised path",
+    ]

@@ -19,6 +19,7 @@ from ansible_collections.wpzo.hosting.plugins.module_utils.php_fpm_pool import (
     render_pool,
     validate_pools,
 )
+from disk_full import fail_a_rename
 
 ROOT = "/srv/www/example.com"
 
@@ -631,16 +632,7 @@ def test_apply_reports_stdout_when_stderr_is_empty(pool_dir):
 def test_apply_rolls_back_when_a_rename_fails(pool_dir, monkeypatch):
     before = snapshot(pool_dir)
     desired, existing, the_plan = prepare(pool_dir)
-    real_replace = os.replace
-    calls = []
-
-    def flaky_replace(src, dst):
-        calls.append(dst)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device")
-        return real_replace(src, dst)
-
-    monkeypatch.setattr(fpm.os, "replace", flaky_replace)
+    fail_a_rename(monkeypatch)
     validator = Validator()
     with pytest.raises(ApplyError) as info:
         apply_plan(str(pool_dir), the_plan, fpm.file_specs(desired), existing, validator)

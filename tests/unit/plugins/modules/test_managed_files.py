@@ -245,3 +245,23 @@ def test_each_file_can_carry_its_own_test_of_its_staged_candidate(conf, tmp_path
     log.write_text("")
     assert run_module(module.main, {"files": listed}) == 0
     assert result()["added"] == [item["path"] for item in listed]
+
+
+def test_absent_paths_are_removed_with_a_masked_diff_but_not_in_check_mode(conf, tmp_path, result):
+    old = tmp_path / "nginx-check-candidate"
+    old.write_text("#!/bin/sh\n# Ansible managed\nsecret=1\n")
+    params = {"files": files(conf, a="server a"), "absent": [str(old)]}
+    assert run_module(module.main, params, check_mode=True, diff=True) == 0
+    out = result()
+    assert (out["changed"], out["removed"]) == (True, [str(old)])
+    removal = [entry for entry in out["diff"] if entry["before_header"] == str(old)]
+    assert removal == [{"before_header": str(old), "after_header": "/dev/null", "before": "(secret)\n",
+                        "after": "(secret)\n"}]  # fmt: skip
+    assert old.exists()
+    assert run_module(module.main, params) == 0
+    assert result()["removed"] == [str(old)] and not old.exists()
+    assert run_module(module.main, params) == 0
+    assert result()["changed"] is False
+    old.mkdir()
+    assert run_module(module.main, params) == 1
+    assert "not a regular file" in result()["msg"] and old.is_dir()
