@@ -1,5 +1,6 @@
-"""The example inventory documents every public variable of every role."""
+"""The example inventory documents every public variable of every role, and no variable a role no longer has."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -17,3 +18,6 @@ def test_every_role_variable_is_shown_commented_in_the_example_inventory(role):
     text = example.read_text()
     missing = [name for name in defaults if f"# {name}:" not in text]
     assert missing == [], f"{example.relative_to(ROOT)} does not show {missing}"
+    shown = re.findall(r"^# (%s_\w+):" % re.escape(role), text, re.M)
+    removed = [name for name in shown if name not in defaults]
+    assert removed == [], f"{example.relative_to(ROOT)} shows {removed}, which the role no longer has"
