@@ -16,6 +16,7 @@ import copy
 import re
 
 from ansible_collections.wpzo.hosting.plugins.module_utils import site_names, value_syntax
+from ansible_collections.wpzo.hosting.plugins.module_utils.errors import ValidationError
 
 KINDS = ("wordpress", "static", "php", "redirect")
 TLS_MODES = ("letsencrypt", "selfsigned", "custom", "none")
@@ -71,10 +72,11 @@ DEFAULTS = {
 SITE_ONLY = ("domain", "aliases", "state", "purge")
 
 
-class SiteModelError(Exception):
+class SiteModelError(ValidationError):
+    """Every problem of a site list at once (``errors``), the collection's one error type."""
+
     def __init__(self, errors):
-        super(SiteModelError, self).__init__("\n".join(errors))
-        self.errors = errors
+        super(SiteModelError, self).__init__("\n".join(errors), errors)
 
 
 def _merge(defaults, value):
