@@ -7,6 +7,8 @@
 # WPZO_BENCH_FILES_MIB and WPZO_BENCH_DB_MIB change the sizes.
 set -euo pipefail
 source "$(dirname "$0")/bench-lib.sh"
+checkout="$PWD"
+read -r archive version <<<"$(bench_wordpress)"
 container=wpzo-bench-backups
 work="$checkout/build/bench-backups"
 files_mib="${WPZO_BENCH_FILES_MIB:-1024}"

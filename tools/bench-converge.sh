@@ -11,6 +11,8 @@
 #   tools/bench-converge.sh nochange    (one more no-change run on the kept container)
 set -euo pipefail
 source "$(dirname "$0")/bench-lib.sh"
+checkout="$PWD"
+read -r archive version <<<"$(bench_wordpress)"
 container=wpzo-bench-converge
 work="$checkout/build/bench-converge"
 mkdir -p "$work"

@@ -5,6 +5,8 @@
 # every pool idle. Exits non-zero only when it could not run.
 set -euo pipefail
 source "$(dirname "$0")/bench-lib.sh"
+checkout="$PWD"
+read -r archive version <<<"$(bench_wordpress)"
 n="${1:-200}"
 container=wpzo-bench
 work="$checkout/build/bench-sites"
