@@ -62,7 +62,7 @@ options:
         type: str
         default: "0644"
       secret:
-        description: Hide the content in the diff.
+        description: Hide the content in the diff (C((secret)) on each side the file exists).
         type: bool
         default: false
       adopt:
@@ -301,12 +301,23 @@ ARGUMENT_SPEC = dict(
 )
 
 
+def masked(entry):
+    """A diff entry with each side's content replaced by a placeholder (none where the file does not exist), the
+    sides differing, so that the diff still shows the file added, changed or removed."""
+    was, will = entry["before_header"] != "/dev/null", entry["after_header"] != "/dev/null"
+    return dict(
+        entry,
+        before="(secret)\n" if was else "",
+        after=("(secret, changed)\n" if was else "(secret)\n") if will else "",
+    )
+
+
 def masked_diff(the_plan, specs, existing, files):
-    """The diff, with the content of secret files (and of every purged file) replaced."""
+    """The diff, with the content of secret files (and of every purged or absent file) replaced."""
     secret_paths = set(f["path"] for f in files if f["secret"])
     secret_paths.update(the_plan.removed)
     return [
-        dict(entry, before="(secret)\n", after="(secret)\n")
+        masked(entry)
         if entry["after_header"].split(" (")[0] in secret_paths or entry["before_header"].split(" (")[0] in secret_paths
         else entry
         for entry in mf.build_diff(the_plan, specs, existing)

@@ -256,7 +256,7 @@ def test_absent_paths_are_removed_with_a_masked_diff_but_not_in_check_mode(conf,
     assert (out["changed"], out["removed"]) == (True, [str(old)])
     removal = [entry for entry in out["diff"] if entry["before_header"] == str(old)]
     assert removal == [{"before_header": str(old), "after_header": "/dev/null", "before": "(secret)\n",
-                        "after": "(secret)\n"}]  # fmt: skip
+                        "after": ""}]  # fmt: skip
     assert old.exists()
     assert run_module(module.main, params) == 0
     assert result()["removed"] == [str(old)] and not old.exists()
@@ -265,3 +265,20 @@ def test_absent_paths_are_removed_with_a_masked_diff_but_not_in_check_mode(conf,
     old.mkdir()
     assert run_module(module.main, params) == 1
     assert "not a regular file" in result()["msg"] and old.is_dir()
+
+
+def test_a_secret_file_is_masked_but_its_addition_change_and_removal_still_show(conf, result):
+    listed = files(conf, key="password=one")
+    listed[0]["secret"] = True
+    params = {"files": listed, "purge": [str(conf / "sites" / "*.conf")]}
+    sides = []
+    for body in ("password=one", "password=two", None):
+        if body is None:
+            params["files"] = []
+        else:
+            listed[0]["content"] = "# %s\n%s\n" % (mf.MARKER, body)
+        assert run_module(module.main, params, diff=True) == 0
+        out = result()
+        assert "password" not in json.dumps(out["diff"])
+        sides += [(entry["before"], entry["after"]) for entry in out["diff"]]
+    assert sides == [("", "(secret)\n"), ("(secret)\n", "(secret, changed)\n"), ("(secret)\n", "")]
