@@ -612,8 +612,23 @@ def monitoring_status_page(s, bad):
             bad("monitoring_server_status_allow[%d]" % index, "%s is not an address or a network (CIDR)" % client)
 
 
+# Variables an inventory may still set that nothing reads any more, each with what replaced it.
+REMOVED_VARIABLES = {
+    "sites_php_version": "set php_fpm_php_version (the php_fpm role's, which the sites role reaches through it)",
+    "sites_redis_group": "set redis_socket_group (the redis role's)",
+    "sites_acme_webroot": "set nginx_acme_webroot (the nginx role's)",
+    "sites_web_group": "remove it (the web server's group is the one Debian's nginx runs as, the same for every role)",
+    "fail2ban_sites": "remove it (the sites role gives the fail2ban role the sites' logs through its sites entry point)",
+}
+
+
 def sites(s, bad):
-    """The site list is the site model's to check (wpzo.hosting.normalise_sites); only the target is checked."""
+    """Variables that are no longer read, each naming what replaced it; the site list is the site model's to check
+    (wpzo.hosting.normalise_sites)."""
+    defined = set(s)
+    for name in sorted(REMOVED_VARIABLES):
+        if name in defined:
+            bad(name, "is no longer read: %s" % REMOVED_VARIABLES[name])
 
 
 # The rules of each role's entry points (main: the role itself; sites: its per-site entry point).

@@ -544,6 +544,19 @@ RULES = [
         {"fail2ban_sshd_port": "ssh 2222"},
         "fail2ban_sshd_port: ssh 2222 is not a port, a port name or a comma-separated list",
     ),
+    # sites
+    (
+        "sites",
+        {"php_fpm_php_version": "8.2"},
+        {"sites_php_version": "8.2"},
+        "sites_php_version: is no longer read: set php_fpm_php_version",
+    ),
+    (
+        "sites",
+        {},
+        {"sites_web_group": "www-data"},
+        "sites_web_group: is no longer read: remove it",
+    ),
 ]
 
 
