@@ -618,7 +618,7 @@ REMOVED_VARIABLES = {
     "sites_redis_group": "set redis_socket_group (the redis role's)",
     "sites_acme_webroot": "set nginx_acme_webroot (the nginx role's)",
     "sites_web_group": "remove it (the web server's group is the one Debian's nginx runs as, the same for every role)",
-    "fail2ban_sites": "remove it (the sites role gives the fail2ban role the sites' logs through its sites entry point)",
+    "fail2ban_sites": "remove it (the sites role passes the sites' logs to the fail2ban role's sites entry point)",
 }
 
 
