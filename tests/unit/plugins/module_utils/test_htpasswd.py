@@ -67,7 +67,7 @@ def test_the_filter_gives_the_files_and_names_a_missing_password():
         "basic_auth_file": "/etc/nginx/wpzo-htpasswd/staging.example",
         "basic_auth": {"enabled": True, "users": USERS},
     }
-    found = site_filters.site_resources_for([site], "basic_auth", current={}, group="www-data")
+    found = site_filters.site_resources_for([site], "basic_auth", current={})  # the sites role gives no group
     (entry,) = found["files"]
     assert [line.split(":", 1)[0] for line in entry["content"].splitlines()[1:]] == ["staging", "client"]
     assert (entry["group"], entry["mode"], entry["secret"]) == ("www-data", "0640", True)

@@ -239,3 +239,9 @@ def test_moving_the_certificate_folder_moves_every_path_that_names_a_certificate
         == "/etc/ssl/elsewhere/tls.example.crt"
     )
     assert vhost["tls"]["certificate_key"] == "/etc/ssl/elsewhere/tls.example.key"
+
+
+def test_the_purge_watcher_runs_the_nginx_roles_purge_command_unless_told_otherwise():
+    (watcher,) = [f for f in site_resources.units(SITES, "/usr/bin/php8.2", "*:0/5")["files"]
+                  if f["path"] == site_resources.PURGE_WATCH_PROGRAM]  # fmt: skip
+    assert "/usr/local/sbin/wpzo-nginx-cache-purge ${names[$folder]}" in watcher["content"]
