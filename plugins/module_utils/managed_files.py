@@ -73,27 +73,30 @@ def directory_spec(path, owner="root", group="root", mode="0755"):
     return DirectorySpec(path, owner, group, _mode(mode))
 
 
-def _check_path_and_ids(spec, errors):
+# ``dry_run`` (check mode): an owner or group that does not exist yet is no error, since a package the same run
+# installs creates it (the prometheus user of Debian's exporters); what it would own is planned as changing.
+def _check_path_and_ids(spec, errors, dry_run=False):
     if not os.path.isabs(spec.path) or os.path.normpath(spec.path) != spec.path:
         errors.append("%s: not an absolute, normalised path" % spec.path)
     for kind, name, lookup in (("owner", spec.owner, pwd.getpwnam), ("group", spec.group, grp.getgrnam)):
         try:
             lookup(name)
         except KeyError:
-            errors.append("%s: %s %r does not exist" % (spec.path, kind, name))
+            if not dry_run:
+                errors.append("%s: %s %r does not exist" % (spec.path, kind, name))
 
 
-def validate_directories(directories):
+def validate_directories(directories, dry_run=False):
     """Problems of the directory specs: paths, owners and groups, a path listed twice."""
     errors = []
     seen = set()
     for spec in directories:
-        _check_listed_once(spec, seen, errors)
+        _check_listed_once(spec, seen, errors, dry_run)
     return errors
 
 
-def _check_listed_once(spec, seen, errors):
-    _check_path_and_ids(spec, errors)
+def _check_listed_once(spec, seen, errors, dry_run=False):
+    _check_path_and_ids(spec, errors, dry_run)
     if spec.path in seen:
         errors.append("%s: listed twice" % spec.path)
     seen.add(spec.path)
@@ -111,7 +114,7 @@ def plan_directories(directories):
             continue
         if not stat.S_ISDIR(st.st_mode):
             conflicts.append(spec.path)
-        elif (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != (*_ids(spec), spec.mode):
+        elif (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != (*_known_ids(spec), spec.mode):
             fix.append(spec)
     return create, fix, conflicts
 
@@ -155,11 +158,11 @@ def apply_directories(create, fix):
         raise ApplyError("could not create or correct the directory %s: %s" % (exc.filename, exc)) from exc
 
 
-def validate_specs(specs, marker=MARKER):
+def validate_specs(specs, marker=MARKER, dry_run=False):
     errors = []
     seen = set()
     for spec in specs:
-        _check_listed_once(spec, seen, errors)
+        _check_listed_once(spec, seen, errors, dry_run)
         if not is_managed(spec.content.encode("utf-8"), marker):
             errors.append("%s: content lacks the marker %s" % (spec.path, _marker_text(marker)))
     return errors
@@ -226,6 +229,14 @@ def _ids(spec):
     return pwd.getpwnam(spec.owner).pw_uid, grp.getgrnam(spec.group).gr_gid
 
 
+def _known_ids(spec):
+    """``_ids``, or ``(None, None)`` (different from any file's) for an owner or group that does not exist yet."""
+    try:
+        return _ids(spec)
+    except KeyError:
+        return None, None
+
+
 def plan(specs, existing, marker=MARKER):
     added, updated, unchanged, conflicts = [], [], [], []
     listed = set()
@@ -238,7 +249,7 @@ def plan(specs, existing, marker=MARKER):
             conflicts.append(spec.path)
         elif (current.content, (current.uid, current.gid), current.mode) != (
             spec.content.encode("utf-8"),
-            _ids(spec),
+            _known_ids(spec),
             spec.mode,
         ):
             updated.append(spec.path)

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Managed by wpzo.hosting: the monitoring_agent role installs this file on servers; changes there are overwritten.
 """PHP-FPM pool status per site, written as metrics for node_exporter's textfile collector.
 
 No PHP-FPM exporter is packaged in Debian 12, so this program asks each site's pool for its status page over

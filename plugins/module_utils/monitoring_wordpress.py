@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Managed by wpzo.hosting: the monitoring_agent role installs this file on servers; changes there are overwritten.
 """The WordPress core version of each site against the one the inventory asks for, as textfile metrics.
 
 A site's core can fall behind the inventory (an update the operator asked for that did not happen, a restore of an

@@ -50,11 +50,14 @@ options:
         type: str
         required: true
       owner: &owner
-        description: Owner.
+        description:
+          - Owner.
+          - In check mode an owner or group that does not exist yet (a package the same run installs creates it)
+            is no error; what it would own is reported as changing.
         type: str
         default: root
       group: &group
-        description: Group.
+        description: Group (see O(files[].owner) on check mode).
         type: str
         default: root
       mode:
@@ -395,7 +398,8 @@ def compute(module):
         directories = [mf.directory_spec(d["path"], d["owner"], d["group"], d["mode"]) for d in params["directories"]]
     except ValueError as exc:
         raise ValidationError("invalid mode: %s" % exc) from exc
-    errors = mf.validate_specs(specs, marker) + mf.validate_directories(directories)
+    dry_run = module.check_mode
+    errors = mf.validate_specs(specs, marker, dry_run) + mf.validate_directories(directories, dry_run)
     if errors:
         raise ValidationError("invalid files: %s" % "; ".join(errors), errors)
     create, fix, blocked = mf.plan_directories(directories)

@@ -394,3 +394,18 @@ def test_an_absent_path_is_removed_whatever_it_holds_and_a_directory_there_is_re
         "%s: both listed and absent" % (tmp_path / "a.conf"),
         "relative/path: not an absolute, normalised path",
     ]
+
+
+def test_in_a_dry_run_an_owner_that_does_not_exist_yet_is_a_change_not_an_error(tmp_path):
+    # check mode before the package that creates the user is installed (Debian's exporters and prometheus)
+    missing = "wpzo-no-such-user"
+    path, directory = tmp_path / "a.conf", tmp_path / "folder"
+    reconcile([spec(path)])
+    directory.mkdir()
+    specs = [mf.file_spec(str(path), "# %s\nx\n" % mf.MARKER, missing, MY_GROUP)]
+    directories = [mf.directory_spec(str(directory), ME, missing)]
+    assert mf.validate_specs(specs) == ["%s: owner %r does not exist" % (path, missing)]
+    assert mf.validate_directories(directories) == ["%s: group %r does not exist" % (directory, missing)]
+    assert mf.validate_specs(specs, dry_run=True) == mf.validate_directories(directories, dry_run=True) == []
+    assert mf.plan(specs, mf.read_existing(specs)).updated == [str(path)]
+    assert [d.path for d in mf.plan_directories(directories)[1]] == [str(directory)]
