@@ -96,24 +96,19 @@ converge_monitor -e "@$defaults"
 sleep 60  # a few scrapes at the default interval before the first reading
 memory "2 sites, default intervals"
 
-# 298 more sites: blackbox probes of the static site, each labelled as a site of its own, every 15 s.
-module=$(on "$monitor" "grep -o 'site_[A-Za-z0-9_]*fleet_example_test' /etc/prometheus/blackbox.yml | grep -v shop | head -1")
-address=$(docker inspect -f "{{ (index .NetworkSettings.Networks \"wpzo-net-$scenario\").IPAddress }}" "$server")
+# 298 more sites: blackbox probes of the static site, each labelled as a site of its own, every 15 s: a copy of the
+# role's sites job (its relabelling and the series it keeps) with 298 targets of the static site's module.
 # scrape_configs is the last list of the file, and JSON is YAML: the job is appended as one flow-style item.
-python3 - "$module" "$address" <<'PY' | on "$monitor" "cat >> /etc/prometheus/prometheus.yml"
-import json, sys
-module, address = sys.argv[1:]
-job = {
-    "job_name": "bench_sites", "metrics_path": "/probe", "params": {"module": [module]},
-    "static_configs": [{"targets": [f"http://{address}/?bench={n}"],
-                        "labels": {"site": f"bench-{n}.example.test", "server": "wpzo-fleet-server", "kind": "static"}}
-                       for n in range(298)],
-    "relabel_configs": [{"source_labels": ["__address__"], "target_label": "__param_target"},
-                        {"source_labels": ["__param_target"], "target_label": "instance"},
-                        {"target_label": "__address__", "replacement": "127.0.0.1:9115"}],
-}
-print("  - " + json.dumps(job))
-PY
+on "$monitor" "cat /etc/prometheus/prometheus.yml" | python3 -c '
+import json, sys, yaml
+job = next(job for job in yaml.safe_load(sys.stdin)["scrape_configs"] if job["job_name"] == "sites")
+static = next(target for target in job["static_configs"] if target["labels"]["kind"] == "static")
+job["job_name"] = "bench_sites"
+job["static_configs"] = [
+    {"targets": [static["targets"][0] + f"?bench={n}"],
+     "labels": {**static["labels"], "site": f"bench-{n}.example.test", "__site_url": f"http://bench-{n}.example.test/"}}
+    for n in range(298)]
+print("  - " + json.dumps(job))' | on "$monitor" "cat >> /etc/prometheus/prometheus.yml"
 on "$monitor" "promtool check config /etc/prometheus/prometheus.yml >/dev/null && systemctl reload prometheus"
 sleep 60  # the new targets' first scrapes, before the measured interval
 du_start=$(on "$monitor" "du -sb /var/lib/prometheus/metrics2 | cut -f1") start=$SECONDS
