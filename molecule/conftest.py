@@ -107,11 +107,7 @@ class PlaybookRun:
     @property
     def recap(self):
         """The instance's counters in the last PLAY RECAP: {"ok": 12, "changed": 0, "failed": 0, ...}."""
-        return self.recap_of(f"wpzo-{SCENARIO}")
-
-    def recap_of(self, name):
-        """The counters of the inventory host ``name`` in the last PLAY RECAP (a scenario of several hosts)."""
-        lines = [line for line in self.stdout.splitlines() if re.match(rf"^{re.escape(name)}\s+:", line)]
+        lines = [line for line in self.stdout.splitlines() if re.match(rf"^wpzo-{re.escape(SCENARIO)}\s+:", line)]
         assert lines, self.tail
         return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", lines[-1])}
 
@@ -167,10 +163,9 @@ SERVER_FOLDERS = ("/etc", "/srv", "/var/lib/wpzo", "/usr/local")
 SERVER_NOISE = ("/srv/www/*/logs",)
 
 
-def server_listing(host, noise=SERVER_NOISE):
-    """``{path: "type mode owner size mtime ctime"}`` of every entry in SERVER_FOLDERS on the instance, but for the
-    paths matching ``noise`` (what changes without any run)."""
-    prune = " -o ".join(f"-path '{pattern}'" for pattern in noise)
+def server_listing(host):
+    """``{path: "type mode owner size mtime ctime"}`` of every entry in SERVER_FOLDERS on the instance."""
+    prune = " -o ".join(f"-path '{pattern}'" for pattern in SERVER_NOISE)
     folders = " ".join(folder for folder in SERVER_FOLDERS if host.file(folder).exists)
     result = host.run(f"find {folders} -xdev \\( {prune} \\) -prune -o -printf '%p\\t%y %m %U:%G %s %T@ %C@\\n'")
     assert result.rc == 0, result.stderr

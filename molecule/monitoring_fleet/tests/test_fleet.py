@@ -11,15 +11,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-# molecule/conftest.py's listings of what a run writes, and molecule/monitoring's helpers: its recorder's
-# notifications, read per channel, and the polling wait.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+# molecule/monitoring's helpers: its recorder's notifications, read per channel, and the polling wait.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "monitoring" / "tests"))
-from conftest import SERVER_NOISE, changes, controller_listing, server_listing
 from test_agent import wait_for
 from test_alerts import notifications as read_notifications
 
@@ -100,40 +96,6 @@ def targets():
     return api("/api/v1/targets?state=active")["data"]["activeTargets"]
 
 
-class Container:
-    """One of the scenario's containers as conftest's server_listing reads a testinfra host."""
-
-    def __init__(self, name):
-        self.name = name
-
-    def run(self, command):
-        result = run(self.name, command)
-        return SimpleNamespace(rc=result.returncode, stdout=result.stdout, stderr=result.stderr)
-
-    def file(self, path):
-        return SimpleNamespace(exists=run(self.name, f"test -e '{path}'").returncode == 0)
-
-
-# The recorder's notifications arrive whenever an alert fires: not something a run writes.
-NOISE = {SERVER: SERVER_NOISE, MONITOR: (*SERVER_NOISE, "/srv/recorder")}
-
-
-# First: what README.md promises of --check --diff on the converged fleet, both hosts at once (the server's
-# certificate signed by the monitoring host's authority, the scrape password from the monitoring host's store).
-def test_a_check_diff_run_on_the_converged_fleet_changes_nothing(ansible_playbook):
-    hosts = {name: Container(name) for name in (SERVER, MONITOR)}
-    before = {name: server_listing(host, NOISE[name]) for name, host in hosts.items()}
-    controller = controller_listing()
-    check = ansible_playbook(None, "--check", "--diff")
-    for name in hosts:
-        recap = check.recap_of(name)
-        assert recap["changed"] == 0, "\n".join(block[:1500] for block in check.changed_blocks)
-        assert recap["failed"] == 0, check.tail
-    for name, host in hosts.items():
-        assert changes(before[name], server_listing(host, NOISE[name])) == {}, name
-    assert changes(controller, controller_listing()) == {}
-
-
 def test_the_monitoring_host_scrapes_every_exporter_over_tls(server_ip):
     def server_targets():
         found = [t for t in targets() if t["labels"].get("server") == SERVER]
@@ -174,26 +136,6 @@ def test_the_monitoring_host_reads_each_exporters_certificate_expiry(server_ip):
     assert found == dict.fromkeys(EXPORTERS, expiry)
     firing = api("/api/v1/query?query=ALERTS%7Balertname%3D~%22ExporterCertificate.%2A%22%7D")
     assert firing["data"]["result"] == []
-
-
-# The operator's answer to ExporterCertificateExpiring: a run of the playbook renews a certificate inside the renewal
-# window, every exporter serves the new one (nginx reloaded for its two), and the scrapes go on.
-def test_a_run_renews_the_certificate_inside_its_renewal_window(ansible_playbook, server_ip):
-    before = installed_expiry()
-    renew = ansible_playbook(
-        "playbooks/site.yml", "--tags", "monitoring_agent", "--limit", SERVER,
-        extra_vars={"monitoring_agent_certificate_renew_days": 1000},
-    )  # fmt: skip
-    assert renew.recap_of(SERVER)["changed"] > 0, renew.tail
-    after = installed_expiry()
-    assert after > before
-    assert wait_for(lambda: served_expiry(server_ip) == dict.fromkeys(EXPORTERS, after), timeout=90), served_expiry(
-        server_ip
-    )
-    # Outside the window (the default 30 days), the next run keeps it.
-    again = ansible_playbook("playbooks/site.yml", "--tags", "monitoring_agent", "--limit", SERVER)
-    assert again.recap_of(SERVER)["changed"] == 0, "\n".join(block[:1500] for block in again.changed_blocks)
-    assert installed_expiry() == after
 
 
 @pytest.mark.parametrize("port", EXPORTERS.values(), ids=EXPORTERS.keys())
