@@ -441,6 +441,30 @@ def _copy_tree(tree, scratch, by_path, staged, removed, name="tree"):
     return root
 
 
+def backup_path(path, now=None):
+    """Where ``keep_backups`` copies the content a change replaces: ``<path>.<UTC time>~``."""
+    return "%s.%s~" % (path, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)))
+
+
+def keep_backups(paths, existing, now=None):
+    """``{path: copy}``: a copy of each existing file of ``paths`` with its owner and mode, written before the set
+    is applied, for a caller that puts a file back when its service does not start with the new one (Redis). The
+    caller removes them (``discard_backups``) when the set is not applied; raises ApplyError."""
+    backups = {}
+    try:
+        for path in paths:
+            backups[path] = backup_path(path, now)
+            _restore(backups[path], existing[path])
+    except OSError as exc:
+        discard_backups(backups)
+        raise ApplyError("could not back up %s: %s" % (path, exc)) from exc
+    return backups
+
+
+def discard_backups(backups):
+    _discard(backups.values())
+
+
 def _restore(path, previous):
     if previous is None:
         if os.path.lexists(path):

@@ -75,6 +75,14 @@ options:
           - The new content must still carry the marker, so the file is managed from then on.
         type: bool
         default: false
+      backup:
+        description:
+          - When the call replaces this file, keep a copy of what it held (owner and mode too) beside it, as
+            C(<path>.<UTC time>~), named in RV(backups), for a handler that puts it back when the service does not
+            start with the new file. The copy is written before anything is renamed and removed again when the
+            set is not applied; removing it once the service runs is the caller's job.
+        type: bool
+        default: false
       validate:
         description:
           - Command (argument list, no shell) that tests this file's staged candidate, C(%s) being its path, before
@@ -196,6 +204,11 @@ removed:
   type: list
   elements: str
   sample: []
+backups:
+  description: The copies O(files[].backup) kept of the files this call replaced, by path (none in check mode).
+  returned: always
+  type: dict
+  sample: {/etc/redis/redis.conf: /etc/redis/redis.conf.20261202T001500Z~}
 reload_needed:
   description: Whether the service must reload; something was written, or (with O(reload_check)) it has not
     loaded what is on disk.
@@ -285,6 +298,7 @@ ARGUMENT_SPEC = dict(
             mode=dict(type="str", default="0644"),
             secret=dict(type="bool", default=False),
             adopt=dict(type="bool", default=False),
+            backup=dict(type="bool", default=False),
             validate=dict(type="list", elements="str", default=[]),
         ),
     ),
@@ -430,14 +444,23 @@ def compute(module):
         changed=bool(create or fix),
         reload_reasons=reasons,
         directories=sorted(d.path for d in create + fix),
+        backups={},
     )
+    backed_up = set(f["path"] for f in params["files"] if f["backup"])
 
     def apply():
         mf.apply_directories(create, fix)
         scratch_parent = mf.default_scratch_parent()
         mf.clean_stray(mf.staged_directories(specs, removable), scratch_parent)
-        if the_plan.changed:
+        if not the_plan.changed:
+            return None
+        backups = mf.keep_backups([path for path in the_plan.updated if path in backed_up], existing)
+        try:
             write(module, the_plan, specs, existing, scratch_parent)
+        except BaseException:
+            mf.discard_backups(backups)
+            raise
+        return dict(backups=backups)
 
     return module_shell.Change(result, apply)
 

@@ -282,3 +282,24 @@ def test_a_secret_file_is_masked_but_its_addition_change_and_removal_still_show(
         assert "password" not in json.dumps(out["diff"])
         sides += [(entry["before"], entry["after"]) for entry in out["diff"]]
     assert sides == [("", "(secret)\n"), ("(secret)\n", "(secret, changed)\n"), ("(secret)\n", "")]
+
+
+def test_a_backup_keeps_what_a_change_replaced_and_none_is_left_when_the_test_fails(conf, tmp_path, result):
+    script, _log = checker(tmp_path)
+    path = conf / "sites" / "a.conf"
+
+    def call(body):
+        spec = dict(files(conf, a=body)[0], mode="0640", backup=True)
+        code = run_module(module.main, {"files": [spec], "validate": [script, "%s"] if body == "broken" else []})
+        return code, result()
+
+    first = call("first")
+    assert first[0] == 0 and first[1]["added"] == [str(path)] and first[1]["backups"] == {}  # nothing replaced
+    code, out = call("broken")
+    assert code == 1 and sorted(os.listdir(str(conf / "sites"))) == ["a.conf"]
+    code, out = call("second")
+    assert code == 0 and path.read_text().endswith("second\n")
+    (copy,) = out["backups"].values()
+    assert list(out["backups"]) == [str(path)] and copy.startswith(str(path) + ".") and copy.endswith("Z~")
+    with open(copy) as kept:
+        assert kept.read().endswith("first\n") and os.stat(copy).st_mode & 0o777 == 0o640
