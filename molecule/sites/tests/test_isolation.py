@@ -4,7 +4,7 @@ would, and fails if the attack works. Site A is the shop, site B the blog."""
 import time
 
 import pytest
-from test_sites import headers, inventory_sites, run_sites_playbook
+from test_sites import SITES_PLAYBOOK, headers, inventory_sites
 
 A, B, STATIC, SECURE, STAGING = (
     "shop.example.test",
@@ -244,14 +244,14 @@ def test_a_hung_wordpress_cron_run_is_killed(host):
 # --- 4. servers converged with the old layout ------------------------------------------------------------------
 
 
-def test_a_run_takes_over_the_old_layout_and_a_second_changes_nothing(host):
+def test_a_run_takes_over_the_old_layout_and_a_second_changes_nothing(host, ansible_playbook):
     logs = f"/srv/www/{STATIC}/logs"
     # Logs as the old layout had them, the site's own, with a link the site planted there.
     host.run(f"chown -R {STATIC_USER}:{STATIC_USER} {logs} && chmod 0755 {logs} && chmod 0755 /srv/www")
     as_user(host, STATIC_USER, f"ln -s /etc/wpzo-pwned-old {logs}/evil.log; echo x > {logs}/error.log.1")
     host.run(f"chmod 0640 /srv/www/{A}/public/wp-config.php")
     sites = inventory_sites()
-    run_sites_playbook(sites)
+    ansible_playbook(SITES_PLAYBOOK, extra_vars={"wpzo_sites": sites})
     folder = host.file(logs)
     assert (folder.user, folder.group, folder.mode) == ("root", STATIC_USER, 0o750)
     assert not host.file(f"{logs}/evil.log").exists and not host.file("/etc/wpzo-pwned-old").exists
@@ -260,4 +260,4 @@ def test_a_run_takes_over_the_old_layout_and_a_second_changes_nothing(host):
         assert log.user in ("root", "www-data") and not log.mode & 0o022 and log.group == STATIC_USER, name
     assert host.file(f"/srv/www/{A}/public/wp-config.php").mode == 0o600
     assert host.file("/srv/www").mode == 0o711
-    assert "changed=0" in run_sites_playbook(sites)
+    assert ansible_playbook(SITES_PLAYBOOK, extra_vars={"wpzo_sites": sites}).recap["changed"] == 0

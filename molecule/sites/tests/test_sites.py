@@ -2,7 +2,6 @@
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -18,8 +17,6 @@ SSH_CLIENT_OPTIONS = (
     "-F", "/dev/null", "-i", SFTP_KEY, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
     "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
 )  # fmt: skip
-# The folder Molecule writes the inventory to: its hosts, groups and group_vars.
-INVENTORY = str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
 ANSIBLE_BIN = Path(sys.executable).parent
 BLOG, SHOP, STATIC, OLD, GONE = (
     "blog.example.test",
@@ -213,35 +210,7 @@ def test_wordpress_site_health_reports_no_critical_problem(host):
     assert critical <= NEEDS_INTERNET, f"critical Site Health results: {sorted(critical - NEEDS_INTERNET)}"
 
 
-def sites_playbook(sites, *options):
-    """playbooks/sites.yml with this site list (and ansible-playbook options); the completed process."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as extra:
-        json.dump({"wpzo_sites": sites}, extra)
-        extra.flush()
-        playbook = Path(__file__).parents[3] / "playbooks" / "sites.yml"
-        return subprocess.run(
-            [str(ANSIBLE_BIN / "ansible-playbook"), "-i", INVENTORY, str(playbook), "-e", f"@{extra.name}", *options],
-            capture_output=True, text=True, check=False, timeout=900,
-            env=dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1"),
-        )  # fmt: skip
-
-
-def recap(result):
-    recaps = [line for line in result.stdout.splitlines() if re.match(r"^wpzo-sites\s+:", line)]
-    assert recaps, result.stdout[-3000:] + result.stderr[-2000:]
-    return recaps[-1]
-
-
-def said(result):
-    """What a run printed, white space folded: the YAML callback wraps long messages across lines."""
-    return " ".join((result.stdout + result.stderr).split())
-
-
-def run_sites_playbook(sites, *options):
-    """A sites.yml run that must succeed; its recap line."""
-    result = sites_playbook(sites, *options)
-    assert result.returncode == 0, result.stdout[-3000:]
-    return recap(result)
+SITES_PLAYBOOK = "playbooks/sites.yml"
 
 
 def inventory_sites():
@@ -297,18 +266,18 @@ def test_sftp_login_is_jailed_in_its_site_and_has_no_shell(instance_ip, host):
     assert "# blogdev\nssh-ed25519 " in host.file("/etc/ssh/wpzo-sftp/blog_example_test").content_string
 
 
-def test_a_person_taken_off_the_list_can_no_longer_log_in(instance_ip, host):
+def test_a_person_taken_off_the_list_can_no_longer_log_in(instance_ip, host, ansible_playbook):
     sites = [dict(site, sftp=[]) if site["domain"] == BLOG else site for site in inventory_sites()]
-    run_sites_playbook(sites)
+    ansible_playbook(SITES_PLAYBOOK, extra_vars={"wpzo_sites": sites})
     assert sftp(instance_ip, "pwd").returncode != 0
     assert not host.file("/etc/ssh/wpzo-sftp/blog_example_test").exists
     assert "wpzo-sftp" not in host.user("blog_example_test").groups
 
 
-def test_removing_a_site_leaves_its_backup_and_nothing_else(host, curl):
+def test_removing_a_site_leaves_its_backup_and_nothing_else(host, curl, ansible_playbook):
     host.run(f"runuser -u gone_example_test -- sh -c 'echo precious > /srv/www/{GONE}/public/index.html'")
     sites = [dict(site, state="absent") if site["domain"] == GONE else site for site in inventory_sites()]
-    run_sites_playbook(sites)
+    ansible_playbook(SITES_PLAYBOOK, extra_vars={"wpzo_sites": sites})
     backups = host.check_output(f"ls /var/lib/wpzo/removed | grep '^{GONE}-' || true").split()
     assert len(backups) == 1
     listing = host.check_output(f"tar -tzf /var/lib/wpzo/removed/{backups[0]}")
@@ -319,8 +288,8 @@ def test_removing_a_site_leaves_its_backup_and_nothing_else(host, curl):
     assert not host.group("gone_example_test").exists
     assert not host.file(f"/etc/nginx/wpzo/sites/{GONE}.conf").exists
     assert curl(f"http://{GONE}/").returncode == 52
-    again = run_sites_playbook(sites)
-    assert "changed=0" in again
+    again = ansible_playbook(SITES_PLAYBOOK, extra_vars={"wpzo_sites": sites})
+    assert again.recap["changed"] == 0
 
 
 def test_letsencrypt_site_has_a_certificate_from_the_acme_server(instance_ip, host):

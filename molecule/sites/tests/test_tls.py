@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from test_sites import inventory_sites, run_sites_playbook, said, sites_playbook
+from test_sites import SITES_PLAYBOOK, inventory_sites
 
 STATIC, SECURE, GONE, CUSTOM = "static.example.test", "secure.example.test", "gone.example.test", "custom.example.test"
 
@@ -53,33 +53,33 @@ def self_signed(path, names):
     return path / "cert.pem", path / "key.pem"
 
 
-def test_a_custom_certificate_that_does_not_fit_is_refused_before_any_change(host, tmp_path):
+def test_a_custom_certificate_that_does_not_fit_is_refused_before_any_change(host, tmp_path, ansible_playbook):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     certificate, _key = self_signed(tmp_path / "a", [CUSTOM])
     _other_certificate, other_key = self_signed(tmp_path / "b", [CUSTOM])
     tls = {"mode": "custom", "certificate": str(certificate), "certificate_key": str(other_key)}
     custom = {"domain": CUSTOM, "aliases": ["www.custom.example.test"], "kind": "static", "tls": tls}
-    result = sites_playbook([*current_sites(), custom])
+    result = ansible_playbook(SITES_PLAYBOOK, extra_vars={"wpzo_sites": [*current_sites(), custom]}, succeed=False)
     assert result.returncode != 0
-    assert f"{CUSTOM}: tls.certificate_key: does not belong to tls.certificate" in said(result)
-    assert f"{CUSTOM}: tls.certificate: is not valid for www.custom.example.test" in said(result)
+    assert f"{CUSTOM}: tls.certificate_key: does not belong to tls.certificate" in result.said
+    assert f"{CUSTOM}: tls.certificate: is not valid for www.custom.example.test" in result.said
     assert "PRIVATE KEY" not in result.stdout + result.stderr
     assert not host.file(f"/srv/www/{CUSTOM}").exists
     assert not host.user("custom_example_test").exists
     assert not host.file(f"/etc/ssl/wpzo/{CUSTOM}.crt").exists
 
 
-def test_an_alias_added_is_in_the_certificate_served_for_it(host, instance_ip):
+def test_an_alias_added_is_in_the_certificate_served_for_it(host, instance_ip, ansible_playbook):
     assert served_names(instance_ip, STATIC) == [STATIC]
     aliases = {STATIC: ["files.static.example.test"], SECURE: ["www.secure.example.test"]}
     sites = [
         dict(site, aliases=aliases[site["domain"]]) if site["domain"] in aliases else site for site in current_sites()
     ]
-    run_sites_playbook(sites)
+    ansible_playbook(SITES_PLAYBOOK, extra_vars={"wpzo_sites": sites})
     # Self-signed: made again with the alias; ACME: certbot asked the ACME server (Pebble) for the new names.
     assert served_names(instance_ip, "files.static.example.test") == sorted([STATIC, "files.static.example.test"])
     assert served_names(instance_ip, "www.secure.example.test") == sorted([SECURE, "www.secure.example.test"])
     assert "Pebble" in host.check_output(f"openssl x509 -noout -issuer -in /etc/letsencrypt/live/{SECURE}/cert.pem")
     # Nothing more to do: the certificates carry the names now.
-    assert "changed=0" in run_sites_playbook(sites)
+    assert ansible_playbook(SITES_PLAYBOOK, extra_vars={"wpzo_sites": sites}).recap["changed"] == 0
