@@ -159,8 +159,9 @@ def ansible_playbook():
 # Every folder a role writes to. Listed with metadata only (never content, which holds secrets): a write, even of
 # the same bytes, a chmod or a file created and removed again changes a time stamp here.
 SERVER_FOLDERS = ("/etc", "/srv", "/var/lib/wpzo", "/usr/local")
-# What changes without any run: the sites' access and error logs.
-SERVER_NOISE = ("/srv/www/*/logs",)
+# What changes without any run: the sites' access and error logs, and what WordPress writes into its uploads (its
+# cron, on the site's timer, makes the month's folder there: wp_privacy_exports_dir); no role writes in either.
+SERVER_NOISE = ("/srv/www/*/logs", "/srv/www/*/public/wp-content/uploads")
 
 
 def server_listing(host):
