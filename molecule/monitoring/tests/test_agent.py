@@ -84,3 +84,13 @@ def test_process_exporter_groups_each_pool(host):
     text = metrics(host, 9256)
     assert sample(text, "namedprocess_namegroup_num_procs", groupname="nginx") >= 1
     assert f'groupname="php-fpm:{SHOP_POOL}"' in text
+
+
+def test_wordpress_core_at_the_wanted_version_is_not_behind(host):
+    """prepare.yml's core is the version the inventory asks for (molecule.yml's monitoring_agent_wordpress_sites)."""
+
+    def behind():
+        return sample(metrics(host, 9100), "wpzo_wordpress_core_behind", site=SHOP, installed="6.4.2", wanted="6.4.2")
+
+    assert wait_for(lambda: behind() is not None), "no wpzo_wordpress_core_behind for the shop"
+    assert behind() == 0
