@@ -35,6 +35,10 @@ class _PlayVariables(Mapping):
                 raise AnsibleActionFail("%s: %s" % (name, exc.message)) from None
         return self._values[name]
 
+    def __contains__(self, name):
+        """Whether the play defines a variable, without templating it (a rule reading another role's variable)."""
+        return name in self._task_vars
+
     def __iter__(self):
         return iter(self._task_vars)
 

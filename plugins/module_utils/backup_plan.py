@@ -294,15 +294,19 @@ def runs(snapshots):
     return sorted(grouped.values(), key=lambda entry: entry["time"])
 
 
-def select_run(snapshots, wanted, parts):
+def select_run(snapshots, wanted, parts, before=None):
     """The run a restore takes: `latest` (never a safety backup) or a snapshot id (full or short) of either part.
 
-    parts: the parts the restore needs ("db", "files"); a run lacking one of them is not a candidate."""
+    parts: the parts the restore needs ("db", "files"); a run lacking one of them is not a candidate. before: a Unix
+    time; `latest` is then the newest run whose snapshots were all taken at or before it."""
     candidates = [run for run in runs(snapshots) if all(part in run["parts"] for part in parts)]
     if wanted == "latest":
         candidates = [run for run in candidates if run["reason"] != SAFETY_REASON]
+        if before is not None:
+            candidates = [run for run in candidates if snapshot_time(run["time"]) <= before]
         if not candidates:
-            raise PlanError("no backup holds the %s of this site" % " and ".join(parts))
+            when = "" if before is None else " taken at or before %s" % _utc(before)
+            raise PlanError("no backup%s holds the %s of this site" % (when, " and ".join(parts)))
         return candidates[-1]
     for run in candidates:
         for snapshot in run["parts"].values():
@@ -311,6 +315,43 @@ def select_run(snapshots, wanted, parts):
             ):
                 return run
     raise PlanError("no backup of this site with the snapshot %s holds its %s" % (wanted, " and ".join(parts)))
+
+
+_RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?(Z|([+-])(\d{2}):(\d{2}))$")
+
+
+def snapshot_time(text):
+    """A restic snapshot's time (RFC 3339 with nanoseconds and the server's offset) as Unix seconds."""
+    match = _RFC3339.match(text)
+    if not match:
+        raise PlanError("not a snapshot time: %r" % text)
+    seconds = calendar.timegm(time.strptime(match.group(1) + " " + match.group(2), "%Y-%m-%d %H:%M:%S"))
+    seconds += float(match.group(3) or 0)
+    if match.group(5):
+        offset = int(match.group(6)) * 3600 + int(match.group(7)) * 60
+        seconds -= offset if match.group(5) == "+" else -offset
+    return seconds
+
+
+def newest_before(snapshots, before=None):
+    """The newest of snapshots (by time), or the newest taken at or before a Unix time; None if there is none."""
+    chosen = [s for s in snapshots if before is None or snapshot_time(s["time"]) <= before]
+    return max(chosen, key=lambda s: snapshot_time(s["time"])) if chosen else None
+
+
+def owner_map(recorded, local_id, renamed=None):
+    """{old id: new id} a restore applies to the restored files (lchown) so they keep their owners by name on a
+    server whose ids differ: recorded is {"<id on the backed-up server>": "<name>"} (the manifest's files.users or
+    files.groups), local_id(name) this server's id of a name or None, renamed {old name: name here} (the site's own
+    user and group, named by the site as the sites role sets it here). Ids whose name this server lacks, and ids
+    that stay the same, are left out: the file keeps the id it has."""
+    renamed = renamed or {}
+    mapping = {}
+    for old, name in recorded.items():
+        new = local_id(renamed.get(name, name))
+        if new is not None and new != int(old):
+            mapping[int(old)] = new
+    return mapping
 
 
 def gtid_positions(text):

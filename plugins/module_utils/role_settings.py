@@ -487,6 +487,18 @@ def backups(s, bad):
             "backups_binlogs_keep_within",
             "%s is not a restic duration such as 35d or 1y6m" % s["backups_binlogs_keep_within"],
         )
+    # Point in time replays the shipped binary logs filtered by database, which is exact in ROW format only. The
+    # mariadb role's variables are there when its role is in the play (site.yml); without them the runner still
+    # refuses, at its first binlogs run.
+    if boolean(s["backups_binlogs"], strict=False) and "mariadb_binlog_format" in s:
+        if not boolean(s["mariadb_binlog_enabled"], strict=False):
+            bad("mariadb_binlog_enabled", "must be true while backups_binlogs ships the binary logs")
+        if str(s["mariadb_binlog_format"]).upper() != "ROW":
+            bad(
+                "mariadb_binlog_format",
+                "%s: must be ROW while backups_binlogs ships the binary logs for point-in-time restores"
+                % s["mariadb_binlog_format"],
+            )
     architecture = s["ansible_facts"].get("architecture")
     if architecture != BACKUPS_ARCHITECTURE:
         bad("backups_restic_deb_url", "restic is fetched for amd64 only; this host is %s" % architecture)

@@ -4,11 +4,12 @@
   wpzo-backup init [--sites-from-stdin] [--server] initialise the repositories that do not exist (never re-initialise)
   wpzo-backup run [--site D]... [--reason R]      back up sites: dump, files, manifest, verify, copy, then retention
   wpzo-backup check [--site D]...                 restic check --read-data-subset, then a restore drill of each dump
-  wpzo-backup restore --site D [--snapshot ID] [--parts both|database|files] [--target T] [--force]
+  wpzo-backup restore [--site D]... [--snapshot ID|--before TIME] [--parts both|database|files] [--target T] [--force]
   wpzo-backup restore --site D --at TIME|--gtid GTID [--force]   the site's database to a point in time
   wpzo-backup binlogs                             ship the closed binary logs to the server repository
   wpzo-backup physical                            mariadb-backup of the whole server into the server repository
-  wpzo-backup extract-physical --to DIR [--snapshot ID]   a physical backup extracted and prepared in DIR
+  wpzo-backup extract-physical --to DIR [--snapshot ID|--before TIME]   a physical backup extracted and prepared
+  wpzo-backup restore-physical [--snapshot ID|--before TIME] [--force]   MariaDB's data replaced by a physical backup
   wpzo-backup restic (--site D | --server) [--target T] -- ARGS...   restic on a repository (the primary by default)
   wpzo-backup dump D DATABASE RESULT              (restic's --stdin-from-command) mariadb-dump, inspected as it streams
 
@@ -20,9 +21,12 @@ import argparse
 import concurrent.futures
 import contextlib
 import fcntl
+import grp
 import json
 import os
+import pwd
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -51,6 +55,10 @@ OBJECT_CACHE_FLUSH = (
 )
 SERVER = plan.SERVER_REPOSITORY
 PHYSICAL_FILENAME = "mariadb-backup.mbstream"
+# MariaDB's data (the mariadb role keeps Debian's), its service and its owner.
+DATADIR = "/var/lib/mysql"
+MARIADB_SERVICE = "mariadb"
+MARIADB_USER = "mysql"
 
 
 class Failure(Exception):
@@ -193,7 +201,16 @@ class Runner:
             }
         paths = [os.path.join(site["root"], part) for part in self.config["paths"]]
         paths = [path for path in paths if os.path.exists(path)]
-        manifest["files"] = {"paths": paths, "bytes": tree_bytes(paths)}
+        size, uids, gids = tree_facts(paths)
+        # The owners by name: a restore onto a server whose ids differ gives the files the same owners by name.
+        manifest["files"] = {
+            "paths": paths,
+            "bytes": size,
+            "users": id_names(uids, pwd.getpwuid),
+            "groups": id_names(gids, grp.getgrgid),
+            "site_user": site["system_user"],
+            "site_group": site["system_group"],
+        }
         manifest["wordpress_version"] = wordpress_version(site["root"])
         manifest_path = os.path.join(state, "manifest.json")
         plan.write_atomic(manifest_path, plan.to_json(manifest), 0o600)
@@ -283,11 +300,11 @@ class Runner:
             raise Failure("loading the dump %s into %s failed: %s" % (snapshot, database, last(load_process.stderr)))
 
     # restore ----------------------------------------------------------------------------------------------------
-    def restore(self, site, wanted, parts, force, safety, target):
+    def restore(self, site, wanted, parts, force, safety, target, before=None):
         """Restore a site's run from a target: the primary, or a copy (the same runs, with the same tags)."""
         domain = site["domain"]
         needed = [part for part in ("db", "files") if part in parts]
-        run = plan.select_run(self.snapshots(target, domain, "site=" + domain), wanted, needed)
+        run = plan.select_run(self.snapshots(target, domain, "site=" + domain), wanted, needed, before)
         marker = os.path.join(self.site_dir(domain), "restored.json")
         done = {"run": run["run"], "parts": sorted(needed)}
         if not force and os.path.exists(marker) and {k: load(marker).get(k) for k in done} == done:
@@ -304,6 +321,7 @@ class Runner:
                     domain,
                     ["restore", "%s:%s" % (run["parts"]["files"]["id"], path), "--target", path, "--delete"],
                 )
+                restore_owners(path, manifest["files"], site)
         if "db" in needed:
             self.replace_database(site, run, manifest, target)
         self.purge_cache(site)
@@ -526,22 +544,30 @@ class Runner:
             "added_bytes": summary.get("data_added", 0),
         }
 
-    def extract_physical(self, wanted, destination):
+    def physical_snapshot(self, wanted, before=None):
+        """The physical backup a restore takes: `latest` (or the newest taken at or before a time) or an id."""
+        found = self.snapshots(self.primary, SERVER, "kind=physical")
+        if wanted == "latest":
+            snapshot = plan.newest_before(found, before)
+        else:
+            snapshot = next(
+                (
+                    s
+                    for s in found
+                    if wanted in (s["id"], s.get("short_id")) or (len(wanted) >= 8 and s["id"].startswith(wanted))
+                ),
+                None,
+            )
+        if snapshot is None:
+            when = "" if before is None else " taken at or before %s" % time.strftime("%F %T", time.gmtime(before))
+            raise Failure("no physical backup %s%s in the server repository" % (wanted, when))
+        return snapshot
+
+    def extract_physical(self, snapshot, destination):
         """A physical backup extracted (restic dump | mbstream -x) into an empty folder and prepared there."""
         if os.path.exists(destination) and os.listdir(destination):
             raise Failure("%s is not empty" % destination)
         os.makedirs(destination, mode=0o700, exist_ok=True)
-        found = sorted(self.snapshots(self.primary, SERVER, "kind=physical"), key=lambda s: s["time"])
-        chosen = [
-            s
-            for s in found
-            if wanted in (s["id"], s.get("short_id")) or (len(wanted) >= 8 and s["id"].startswith(wanted))
-        ]
-        if wanted == "latest":
-            chosen = found[-1:]
-        if not chosen:
-            raise Failure("no physical backup %s in the server repository" % wanted)
-        snapshot = chosen[-1]
         dump = subprocess.Popen(
             [
                 self.config["restic"],
@@ -570,6 +596,46 @@ class Runner:
         if prepare.returncode != 0:
             raise Failure("mariadb-backup --prepare failed: %s" % last(prepare.stderr))
         return {"snapshot": snapshot["id"], "time": snapshot["time"], "prepared": destination}
+
+    def restore_physical(self, wanted, before, force, safety):
+        """MariaDB's data replaced by a physical backup: extracted and prepared beside the data, MariaDB stopped,
+        its data moved aside (kept, to return to) and the backup's moved in, MariaDB started; back to the old data
+        if it does not start. With safety, every present site is backed up first (reason=safety)."""
+        snapshot = self.physical_snapshot(wanted, before)
+        marker = os.path.join(self.site_dir(SERVER), "restored-physical.json")
+        if not force and os.path.exists(marker) and load(marker).get("snapshot") == snapshot["id"]:
+            return {"snapshot": snapshot["id"], "changed": False}
+        staged = DATADIR + ".wpzo-restoring"
+        subprocess.run(["rm", "-rf", staged], check=True)  # what a run that failed before left
+        self.extract_physical(snapshot, staged)
+        result = {"snapshot": snapshot["id"], "time": snapshot["time"], "changed": True, "safety": []}
+        if safety:
+            for site in self.sites.values():
+                if site["state"] == "present":
+                    with locked(site["domain"]):
+                        result["safety"].append(self.backup(site, plan.SAFETY_REASON)["run"])
+        kept = "%s.before-%s" % (DATADIR, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+        mode = os.stat(DATADIR).st_mode & 0o7777
+        owner = pwd.getpwnam(MARIADB_USER)
+        for path in walk_entries(staged):
+            os.lchown(path, owner.pw_uid, owner.pw_gid)
+        os.chmod(staged, mode)
+        systemctl("stop", MARIADB_SERVICE)
+        move(DATADIR, kept)
+        move(staged, DATADIR)
+        started = subprocess.run(["systemctl", "start", MARIADB_SERVICE], capture_output=True, check=False)
+        if started.returncode != 0:
+            systemctl("stop", MARIADB_SERVICE)
+            move(DATADIR, staged)
+            move(kept, DATADIR)
+            systemctl("start", MARIADB_SERVICE)
+            raise Failure(
+                "MariaDB did not start on the physical backup %s (%s): back on its own data, the backup left in %s"
+                % (snapshot["short_id"], last(started.stderr), staged)
+            )
+        result["kept"] = kept
+        plan.write_atomic(marker, plan.to_json(dict(result, restored=time.time())), 0o600)
+        return result
 
     # status -----------------------------------------------------------------------------------------------------
     def record(self, path, started, error=None, result=None):
@@ -657,14 +723,77 @@ def row_counts(database):
     return {name: int(count) for name, count in (line.split("\t") for line in lines)}
 
 
-def tree_bytes(paths):
-    total = 0
+def walk_entries(top):
+    """top and every entry under it, links included and never followed."""
+    yield top
+    for directory, dirs, files in os.walk(top):
+        for name in dirs + files:
+            yield os.path.join(directory, name)
+
+
+def tree_facts(paths):
+    """The files' total size and the uids and gids owning any entry of the trees."""
+    total, uids, gids = 0, set(), set()
     for path in paths:
-        for directory, _dirs, files in os.walk(path):
-            for name in files:
-                with contextlib.suppress(OSError):
-                    total += os.lstat(os.path.join(directory, name)).st_size
-    return total
+        for entry in walk_entries(path):
+            with contextlib.suppress(OSError):
+                found = os.lstat(entry)
+                uids.add(found.st_uid)
+                gids.add(found.st_gid)
+                if not stat.S_ISDIR(found.st_mode):
+                    total += found.st_size
+    return total, uids, gids
+
+
+def id_names(ids, lookup):
+    """{"<id>": name} of the ids this server has a name for (pwd.getpwuid, grp.getgrgid)."""
+    names = {}
+    for number in sorted(ids):
+        with contextlib.suppress(KeyError):
+            names[str(number)] = lookup(number)[0]
+    return names
+
+
+def local_id(lookup):
+    def find(name):
+        try:
+            return lookup(name)[2]
+        except KeyError:
+            return None
+
+    return find
+
+
+def restore_owners(path, files, site):
+    """After restic restored a tree with the numeric owners of the server it was backed up on: each entry given the
+    ids this server has for the same names (lchown: links are changed, never followed), the site's own user and
+    group being this server's site user and group. A manifest without owners (an older backup) changes nothing."""
+    if "users" not in files:
+        return
+    users = plan.owner_map(files["users"], local_id(pwd.getpwnam), {files["site_user"]: site["system_user"]})
+    groups = plan.owner_map(files["groups"], local_id(grp.getgrnam), {files["site_group"]: site["system_group"]})
+    if not (users or groups):
+        return
+    for entry in walk_entries(path):
+        found = os.lstat(entry)
+        uid, gid = users.get(found.st_uid, found.st_uid), groups.get(found.st_gid, found.st_gid)
+        if (uid, gid) != (found.st_uid, found.st_gid):
+            os.lchown(entry, uid, gid)
+            if stat.S_ISREG(found.st_mode) and found.st_mode & 0o6000:
+                os.chmod(entry, stat.S_IMODE(found.st_mode))  # chown clears setuid and setgid: put them back
+
+
+def systemctl(action, unit):
+    result = subprocess.run(["systemctl", action, unit], capture_output=True, check=False)
+    if result.returncode != 0:
+        raise Failure("systemctl %s %s failed: %s" % (action, unit, last(result.stderr)))
+
+
+def move(source, destination):
+    """mv, which renames, or copies where a rename cannot (a folder of a container's image layer)."""
+    result = subprocess.run(["mv", "-T", source, destination], capture_output=True, check=False)
+    if result.returncode != 0:
+        raise Failure("mv %s %s failed: %s" % (source, destination, last(result.stderr)))
 
 
 def wordpress_version(root):
@@ -727,7 +856,6 @@ def main(argv):
     sub.choices["run"].add_argument("--reason", default="scheduled")
     sub.choices["run"].add_argument("--time", help="stamp the snapshots with this time (tests of the retention)")
     sub.choices["init"].add_argument("--server", action="store_true", help="the server repository too")
-    sub.choices["restore"].add_argument("--snapshot", default="latest")
     point = sub.choices["restore"].add_mutually_exclusive_group()
     point.add_argument("--at", help="the database as it was at this time (Unix seconds or YYYY-MM-DD HH:MM:SS UTC)")
     point.add_argument("--gtid", help="the database as it was right after this transaction (a GTID list)")
@@ -735,7 +863,13 @@ def main(argv):
         sub.add_parser(name)
     extract_parser = sub.add_parser("extract-physical")
     extract_parser.add_argument("--to", required=True, help="an empty folder on the disk MariaDB's data goes to")
-    extract_parser.add_argument("--snapshot", default="latest")
+    restore_physical_parser = sub.add_parser("restore-physical")
+    restore_physical_parser.add_argument("--force", action="store_true")
+    restore_physical_parser.add_argument("--no-safety-backup", action="store_true")
+    for command in (extract_parser, restore_physical_parser, sub.choices["restore"]):
+        chosen = command.add_mutually_exclusive_group()
+        chosen.add_argument("--snapshot", default="latest")
+        chosen.add_argument("--before", help="the newest backup taken at or before this time (as --at)")
     sub.choices["restore"].add_argument("--parts", choices=["both", "database", "files"], default="both")
     sub.choices["restore"].add_argument("--force", action="store_true")
     sub.choices["restore"].add_argument("--no-safety-backup", action="store_true")
@@ -771,7 +905,7 @@ def main(argv):
         restic_args = args.args[1:] if args.args[:1] == ["--"] else args.args
         command = [config["restic"], *plan.restic_options(target), *restic_args]
         os.execve(command[0], command, runner.repo_env(target, SERVER if args.server else args.site))
-    if args.command in plan.SERVER_JOBS or args.command == "extract-physical":
+    if args.command in plan.SERVER_JOBS or args.command in ("extract-physical", "restore-physical"):
         return server_job(runner, args)
     unknown = sorted(set(args.site) - set(runner.sites))
     if unknown:
@@ -813,7 +947,10 @@ def main(argv):
                     )
                 else:
                     parts = {"both": ["db", "files"], "database": ["db"], "files": ["files"]}[args.parts]
-                    result = runner.restore(site, args.snapshot, parts, args.force, not args.no_safety_backup, target)
+                    before = plan.parse_time(args.before) if args.before else None
+                    result = runner.restore(
+                        site, args.snapshot, parts, args.force, not args.no_safety_backup, target, before
+                    )
                     message = (
                         "restored %s from %s" % (result["run"], result["target"])
                         if result["changed"]
@@ -852,8 +989,18 @@ def server_job(runner, args):
                     time.time() - started,
                     result["added_bytes"],
                 )
+            elif args.command == "restore-physical":
+                before = plan.parse_time(args.before) if args.before else None
+                result = runner.restore_physical(args.snapshot, before, args.force, not args.no_safety_backup)
+                message = "MariaDB %s the physical backup %s" % (
+                    "restored from" if result["changed"] else "already restored from",
+                    result["snapshot"][:8],
+                )
+                if result["changed"]:
+                    message += " in %.1f s, its data before kept in %s" % (time.time() - started, result["kept"])
             else:
-                result = runner.extract_physical(args.snapshot, args.to)
+                before = plan.parse_time(args.before) if args.before else None
+                result = runner.extract_physical(runner.physical_snapshot(args.snapshot, before), args.to)
                 message = "physical backup %s prepared in %s in %.1f s" % (
                     result["snapshot"][:8],
                     args.to,

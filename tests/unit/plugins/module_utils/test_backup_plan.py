@@ -208,6 +208,45 @@ def test_a_snapshot_id_of_either_part_selects_its_run():
         plan.select_run([], "latest", ["db"])
 
 
+def test_latest_before_a_time_is_the_newest_run_taken_at_or_before_it():
+    """A whole-server restore to a time: each site's last backup then (its run's time: its later part's)."""
+    before = plan.parse_time("2026-12-01 02:00:05")
+    assert plan.select_run(SNAPSHOTS, "latest", ["db", "files"], before)["run"] == "r2"
+    assert plan.select_run(SNAPSHOTS, "latest", ["db", "files"], before - 1)["run"] == "r1"
+    assert plan.select_run(SNAPSHOTS, "latest", ["files"], plan.parse_time("2026-12-01 09:30:00"))["run"] == "r2"
+    with pytest.raises(PlanError, match="no backup taken at or before 2026-11-30 02:00:04 holds the db and files"):
+        plan.select_run(SNAPSHOTS, "latest", ["db", "files"], plan.parse_time("2026-11-30 02:00:04"))
+
+
+def test_snapshot_times_with_nanoseconds_and_offsets_are_unix_seconds():
+    assert plan.snapshot_time("2026-12-01T02:00:05Z") == plan.parse_time("2026-12-01 02:00:05")
+    assert plan.snapshot_time("2026-12-01T03:00:05.25+01:00") == plan.parse_time("2026-12-01 02:00:05") + 0.25
+    assert plan.snapshot_time("2026-11-30T21:30:05.123456789-04:30") == pytest.approx(
+        plan.parse_time("2026-12-01 02:00:05") + 0.123456789
+    )
+    with pytest.raises(PlanError, match="not a snapshot time"):
+        plan.snapshot_time("yesterday")
+
+
+def test_the_newest_physical_backup_at_or_before_a_time():
+    physical = [{"id": "pppppppp", "time": "2026-12-01T03:15:00Z"}, SNAPSHOTS[0]]
+    assert plan.newest_before(physical)["id"] == "pppppppp"
+    assert plan.newest_before(physical, plan.parse_time("2026-12-01 03:14:59"))["id"] == "aaaaaaaa"
+    assert plan.newest_before(physical, plan.parse_time("2026-11-29 00:00:00")) is None
+
+
+# --- owners on another server ------------------------------------------------------------------------------------
+
+
+def test_restored_files_get_this_servers_ids_of_the_names_they_had():
+    here = {"root": 0, "www-data": 33, "blog_example": 1002, "other": 1001}.get
+    recorded = {"0": "root", "33": "www-data", "1001": "blog_example", "1005": "gone", "1010": "old_site"}
+    assert plan.owner_map(recorded, here) == {1001: 1002}  # same ids left out, a name this server lacks kept
+    # The site's own user may have another name here: mapped by the site, not by name.
+    assert plan.owner_map(recorded, here, {"old_site": "blog_example"}) == {1001: 1002, 1010: 1002}
+    assert plan.owner_map({}, here) == {}
+
+
 # --- binlog window -------------------------------------------------------------------------------------------------
 
 

@@ -759,6 +759,32 @@ def test_the_physical_backups_retention_and_the_binlogs_keep_are_checked():
     assert backups_problems(backups_binlogs_keep_within="1y6m") == []
 
 
+MARIADB_ROW = {"mariadb_binlog_enabled": True, "mariadb_binlog_format": "ROW"}
+
+
+@pytest.mark.parametrize(
+    ("given", "found"),
+    [
+        (MARIADB_ROW, []),
+        (dict(MARIADB_ROW, backups_binlogs=False, mariadb_binlog_format="MIXED"), []),
+        (
+            dict(MARIADB_ROW, mariadb_binlog_format="MIXED"),
+            ["mariadb_binlog_format: MIXED: must be ROW while backups_binlogs ships the binary logs for point-in-time "
+             "restores"],
+        ),
+        (
+            dict(MARIADB_ROW, mariadb_binlog_enabled="false", mariadb_binlog_format="STATEMENT"),
+            ["mariadb_binlog_enabled: must be true while backups_binlogs ships the binary logs",
+             "mariadb_binlog_format: STATEMENT: must be ROW while backups_binlogs ships the binary logs for "
+             "point-in-time restores"],
+        ),
+    ],
+)  # fmt: skip
+def test_binlog_shipping_refuses_binary_logs_a_point_in_time_restore_cannot_filter(given, found):
+    """With the mariadb role in the play (its variables defined); without it the rule has nothing to read."""
+    assert backups_problems(**given) == found
+
+
 def test_backups_refuses_a_host_restic_is_not_fetched_for():
     found = backups_problems(ansible_facts=dict(FACTS, architecture="aarch64"))
     assert found == ["backups_restic_deb_url: restic is fetched for amd64 only; this host is aarch64"]
