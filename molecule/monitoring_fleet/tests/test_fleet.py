@@ -132,7 +132,12 @@ def test_the_monitoring_host_reads_each_exporters_certificate_expiry(server_ip):
     expiry = installed_expiry()
     # 825 days, signed by this run: far from the renewal window (30 days) and from the alert's (21).
     assert expiry - time.time() > 800 * 86400
-    found = wait_for(lambda: (lambda e: e if set(e) == set(EXPORTERS) else None)(served_expiry(server_ip)), timeout=90)
+
+    def every_exporter_served():
+        served = served_expiry(server_ip)
+        return served if set(served) == set(EXPORTERS) else None
+
+    found = wait_for(every_exporter_served, timeout=90)
     assert found == dict.fromkeys(EXPORTERS, expiry)
     firing = api("/api/v1/query?query=ALERTS%7Balertname%3D~%22ExporterCertificate.%2A%22%7D")
     assert firing["data"]["result"] == []
