@@ -305,16 +305,20 @@ def select_run(snapshots, wanted, parts, before=None):
         if before is not None:
             candidates = [run for run in candidates if snapshot_time(run["time"]) <= before]
         if not candidates:
-            when = "" if before is None else " taken at or before %s" % _utc(before)
+            when = "" if before is None else " taken at or before %s" % utc_text(before)
             raise PlanError("no backup%s holds the %s of this site" % (when, " and ".join(parts)))
         return candidates[-1]
     for run in candidates:
-        for snapshot in run["parts"].values():
-            if wanted in (snapshot["id"], snapshot.get("short_id")) or (
-                len(wanted) >= 8 and snapshot["id"].startswith(wanted)
-            ):
-                return run
+        if any(is_snapshot(snapshot, wanted) for snapshot in run["parts"].values()):
+            return run
     raise PlanError("no backup of this site with the snapshot %s holds its %s" % (wanted, " and ".join(parts)))
+
+
+def is_snapshot(snapshot, wanted):
+    """Whether wanted names the snapshot: its id, its short id, or a prefix of at least 8 characters of its id."""
+    return wanted in (snapshot["id"], snapshot.get("short_id")) or (
+        len(wanted) >= 8 and snapshot["id"].startswith(wanted)
+    )
 
 
 _RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?(Z|([+-])(\d{2}):(\d{2}))$")
@@ -447,7 +451,7 @@ def replay_plan(site_snapshots, binlog_snapshots, at=None, gtid=None):
                 continue
         candidates.append(dump)
     if not candidates:
-        raise PlanError("no dump of this site with binlog coordinates was taken before %s" % (gtid or _utc(at)))
+        raise PlanError("no dump of this site with binlog coordinates was taken before %s" % (gtid or utc_text(at)))
     dump = max(candidates, key=lambda candidate: candidate["consistent"])
     shipped = binlog_entries(binlog_snapshots)
     # The dump's log is the one of that name written last before the dump (a rebuilt server reuses names).
@@ -472,15 +476,16 @@ def replay_plan(site_snapshots, binlog_snapshots, at=None, gtid=None):
     if at is not None and files[-1]["closed"] < at:
         raise PlanError(
             "the shipped binary logs reach %s only, before %s: ship them first (wpzo-backup binlogs) or pick an "
-            "earlier time" % (_utc(files[-1]["closed"]), _utc(at))
+            "earlier time" % (utc_text(files[-1]["closed"]), utc_text(at))
         )
-    stop = ["--stop-datetime", _utc(at)] if at is not None else ["--stop-position", gtid.replace("+", ",")]
+    stop = ["--stop-datetime", utc_text(at)] if at is not None else ["--stop-position", gtid.replace("+", ",")]
     # The dump's position in its own log, not its GTID: mariadb-binlog fails when a start GTID is not in the logs it
     # reads (the dump's GTID can be the last of the log before), and a position applies to the first log only.
     return {"run": dump["run"], "start": dump["position"], "files": files, "stop": stop}
 
 
-def _utc(epoch):
+def utc_text(epoch):
+    """A Unix time as `YYYY-MM-DD HH:MM:SS` (UTC), as restores take and print it."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch))
 
 

@@ -550,16 +550,9 @@ class Runner:
         if wanted == "latest":
             snapshot = plan.newest_before(found, before)
         else:
-            snapshot = next(
-                (
-                    s
-                    for s in found
-                    if wanted in (s["id"], s.get("short_id")) or (len(wanted) >= 8 and s["id"].startswith(wanted))
-                ),
-                None,
-            )
+            snapshot = next((s for s in found if plan.is_snapshot(s, wanted)), None)
         if snapshot is None:
-            when = "" if before is None else " taken at or before %s" % time.strftime("%F %T", time.gmtime(before))
+            when = "" if before is None else " taken at or before %s" % plan.utc_text(before)
             raise Failure("no physical backup %s%s in the server repository" % (wanted, when))
         return snapshot
 

@@ -471,3 +471,18 @@ def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path):
 def test_sql_quoting():
     assert plan.sql_identifier("odd`name") == "`odd``name`"
     assert plan.sql_literal("it's \\ here") == "'it\\'s \\\\ here'"
+
+
+@pytest.mark.parametrize(
+    "wanted, named",
+    [
+        ("0123456789abcdef", True),
+        ("01234567", True),
+        ("0123abcd", True),
+        ("0123456", False),
+        ("01234568", False),
+        ("latest", False),
+    ],
+)
+def test_a_snapshot_is_named_by_its_id_short_id_or_a_prefix_of_eight(wanted, named):
+    assert plan.is_snapshot({"id": "0123456789abcdef", "short_id": "0123abcd"}, wanted) is named
