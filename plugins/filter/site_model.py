@@ -44,6 +44,9 @@ def site_resources_for(sites, kind, **options):
         "wordpress": site_resources.wordpress,
         "vhosts": site_resources.vhosts,
         "certificates": site_resources.certificates,
+        "monitored_pools": site_resources.monitored_pools,
+        "monitored_wordpress": site_resources.monitored_wordpress,
+        "probes": site_resources.probes,
     }
     if kind not in builders:
         raise AnsibleFilterError("site_resources: unknown kind %r, expected one of %s" % (kind, ", ".join(builders)))

@@ -14,14 +14,15 @@ description:
   - Returns the value of each name from C(plugins/module_utils/server_layout.py), the one place these facts are
     written; the modules read the same constants.
   - V(web_user) and V(web_group), the user and group Debian's nginx runs as (C(www-data)); V(cache_purge_command),
-    the nginx role's page-cache purge command (C(/usr/local/sbin/wpzo-nginx-cache-purge)).
+    the nginx role's page-cache purge command (C(/usr/local/sbin/wpzo-nginx-cache-purge)); V(backup_command), the
+    backups role's runner (C(/usr/local/sbin/wpzo-backup)).
 options:
   _terms:
     description: Names to look up.
     required: true
     type: list
     elements: str
-    choices: [web_user, web_group, cache_purge_command]
+    choices: [web_user, web_group, cache_purge_command, backup_command]
 """
 
 EXAMPLES = r"""

@@ -496,9 +496,12 @@ def parse_time(text):
     if re.match(r"^\d+(\.\d+)?$", text):
         return int(float(text))
     match = re.match(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(Z|\+00:00| UTC)?$", text)
-    if not match:
-        raise PlanError("not a time: %r (Unix seconds or YYYY-MM-DD HH:MM:SS in UTC)" % text)
-    return calendar.timegm(time.strptime(match.group(1) + " " + match.group(2), "%Y-%m-%d %H:%M:%S"))
+    try:
+        if match:
+            return calendar.timegm(time.strptime(match.group(1) + " " + match.group(2), "%Y-%m-%d %H:%M:%S"))
+    except ValueError:  # a month 13, a 31 February
+        pass
+    raise PlanError("not a time: %r (Unix seconds or YYYY-MM-DD HH:MM:SS in UTC)" % text)
 
 
 _GTID_SEQ_NO = re.compile(rb"^/\*M?!\d+ SET @@session\.gtid_seq_no=\d+\*/")

@@ -18,9 +18,12 @@ WEB_USER = "www-data"
 WEB_GROUP = "www-data"
 # The nginx role's page-cache purge command (root only): the purge watcher and the backup runner's restores run it.
 CACHE_PURGE_COMMAND = "/usr/local/sbin/wpzo-nginx-cache-purge"
+# The backups role's runner (wpzo-backup): its timers, the backup and restore playbooks run it.
+BACKUP_COMMAND = "/usr/local/sbin/wpzo-backup"
 
 LAYOUT = {
     "web_user": WEB_USER,
     "web_group": WEB_GROUP,
     "cache_purge_command": CACHE_PURGE_COMMAND,
+    "backup_command": BACKUP_COMMAND,
 }

@@ -165,6 +165,75 @@ def backups(sites):
     ]
 
 
+def monitored_pools(sites):
+    """The monitoring agent's ``monitoring_agent_sites`` (its ``sites`` entry point): the PHP-FPM pool of every
+    present PHP site, whose status its program writes as metrics."""
+    return [
+        {
+            "domain": site["domain"],
+            "pool": site["pool"],
+            "php_socket": site["php_socket"],
+            "max_children": site["php"]["max_children"],
+        }
+        for site in sites
+        if site["state"] == "present" and site["uses_php"]
+    ]
+
+
+def monitored_wordpress(sites, version=""):
+    """The monitoring agent's ``monitoring_agent_wordpress_sites``: every present WordPress site with the core
+    version the inventory asks for, its own ``wordpress.version``, else ``version`` (the sites role's
+    ``sites_wordpress_version``; empty: never behind)."""
+    return [
+        {
+            "domain": site["domain"],
+            "docroot": site["docroot"],
+            "version": str(site["wordpress"]["version"] or version or ""),
+        }
+        for site in sites
+        if site["state"] == "present" and site["kind"] == "wordpress"
+    ]
+
+
+REDIRECT_STATUS_CODES = [301, 302, 307, 308]
+
+
+def probes(sites, server, address, checks=None):
+    """The monitoring server's probe of every present site of one server: the blackbox module's name and what it
+    checks, the URL probed at ``address`` (the server's, an IPv6 one in brackets) with the site's name as Host and
+    SNI. ``checks``: per domain, ``path``, ``status_codes`` and ``expect`` (monitoring_server_site_checks); without
+    ``expect`` a WordPress site must show its title, other sites are checked by status only; redirect sites are
+    not followed and answer a redirect."""
+    checks = checks or {}
+    host = "[%s]" % address if ":" in address else address
+    result = []
+    for site in sites:
+        if site["state"] != "present":
+            continue
+        check = checks.get(site["domain"]) or {}
+        scheme = "https" if site["tls"]["enabled"] else "http"
+        path = check.get("path", "/")
+        title = site["wordpress"]["title"] if site["kind"] == "wordpress" else ""
+        result.append(
+            {
+                "module": "site_" + re.sub("[^A-Za-z0-9]", "_", "%s_%s" % (server, site["domain"])),
+                "target": "%s://%s%s" % (scheme, host, path),
+                "url": "%s://%s%s" % (scheme, site["domain"], path),
+                "site": site["domain"],
+                "server": server,
+                "kind": site["kind"],
+                "host": site["domain"],
+                "expect": check.get("expect", title or ""),
+                "status_codes": check.get(
+                    "status_codes", REDIRECT_STATUS_CODES if site["kind"] == "redirect" else [200]
+                ),
+                "follow": False,
+                "insecure": site["tls"]["enabled"] and site["tls"]["mode"] == "selfsigned",
+            }
+        )
+    return result
+
+
 def redis_users(sites, secrets):
     """The redis role's ``redis_sites`` (its ``sites`` entry point): every present object-cache site, with its
     password where ``secrets`` has it; the redis role reads the others' from the credential store."""

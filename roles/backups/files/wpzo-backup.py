@@ -839,6 +839,15 @@ def locked(domain):
         yield
 
 
+def point_in_time(text):
+    """--at and --before, read once as the arguments are: a time that is not one ends the command as argparse's own
+    usage errors do (exit 2), before any site is touched."""
+    try:
+        return plan.parse_time(text)
+    except plan.PlanError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def main(argv):
     parser = argparse.ArgumentParser(prog="wpzo-backup")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -850,7 +859,9 @@ def main(argv):
     sub.choices["run"].add_argument("--time", help="stamp the snapshots with this time (tests of the retention)")
     sub.choices["init"].add_argument("--server", action="store_true", help="the server repository too")
     point = sub.choices["restore"].add_mutually_exclusive_group()
-    point.add_argument("--at", help="the database as it was at this time (Unix seconds or YYYY-MM-DD HH:MM:SS UTC)")
+    point.add_argument(
+        "--at", type=point_in_time, help="the database as it was at this time (Unix seconds or YYYY-MM-DD HH:MM:SS UTC)"
+    )
     point.add_argument("--gtid", help="the database as it was right after this transaction (a GTID list)")
     for name in plan.SERVER_JOBS:
         sub.add_parser(name)
@@ -862,7 +873,9 @@ def main(argv):
     for command in (extract_parser, restore_physical_parser, sub.choices["restore"]):
         chosen = command.add_mutually_exclusive_group()
         chosen.add_argument("--snapshot", default="latest")
-        chosen.add_argument("--before", help="the newest backup taken at or before this time (as --at)")
+        chosen.add_argument(
+            "--before", type=point_in_time, help="the newest backup taken at or before this time (as --at)"
+        )
     sub.choices["restore"].add_argument("--parts", choices=["both", "database", "files"], default="both")
     sub.choices["restore"].add_argument("--force", action="store_true")
     sub.choices["restore"].add_argument("--no-safety-backup", action="store_true")
@@ -931,18 +944,16 @@ def main(argv):
                 elif args.command == "check":
                     result = runner.check(site)
                     message = "checked, drill %s" % result.get("drill", "skipped (no database)")
-                elif args.at or args.gtid:
-                    at = plan.parse_time(args.at) if args.at else None
-                    result = runner.restore_to_point(site, at, args.gtid, args.force, not args.no_safety_backup)
+                elif args.at is not None or args.gtid:
+                    result = runner.restore_to_point(site, args.at, args.gtid, args.force, not args.no_safety_backup)
                     message = ("restored %s to %s" if result["changed"] else "already restored from %s to %s") % (
                         result["run"],
-                        args.gtid or args.at,
+                        args.gtid or plan.utc_text(args.at),
                     )
                 else:
                     parts = {"both": ["db", "files"], "database": ["db"], "files": ["files"]}[args.parts]
-                    before = plan.parse_time(args.before) if args.before else None
                     result = runner.restore(
-                        site, args.snapshot, parts, args.force, not args.no_safety_backup, target, before
+                        site, args.snapshot, parts, args.force, not args.no_safety_backup, target, args.before
                     )
                     message = (
                         "restored %s from %s" % (result["run"], result["target"])
@@ -983,8 +994,7 @@ def server_job(runner, args):
                     result["added_bytes"],
                 )
             elif args.command == "restore-physical":
-                before = plan.parse_time(args.before) if args.before else None
-                result = runner.restore_physical(args.snapshot, before, args.force, not args.no_safety_backup)
+                result = runner.restore_physical(args.snapshot, args.before, args.force, not args.no_safety_backup)
                 message = "MariaDB %s the physical backup %s" % (
                     "restored from" if result["changed"] else "already restored from",
                     result["snapshot"][:8],
@@ -992,8 +1002,7 @@ def server_job(runner, args):
                 if result["changed"]:
                     message += " in %.1f s, its data before kept in %s" % (time.time() - started, result["kept"])
             else:
-                before = plan.parse_time(args.before) if args.before else None
-                result = runner.extract_physical(runner.physical_snapshot(args.snapshot, before), args.to)
+                result = runner.extract_physical(runner.physical_snapshot(args.snapshot, args.before), args.to)
                 message = "physical backup %s prepared in %s in %.1f s" % (
                     result["snapshot"][:8],
                     args.to,

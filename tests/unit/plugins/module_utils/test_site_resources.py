@@ -245,3 +245,58 @@ def test_the_purge_watcher_runs_the_nginx_roles_purge_command_unless_told_otherw
     (watcher,) = [f for f in site_resources.units(SITES, "/usr/bin/php8.2", "*:0/5")["files"]
                   if f["path"] == site_resources.PURGE_WATCH_PROGRAM]  # fmt: skip
     assert "/usr/local/sbin/wpzo-nginx-cache-purge ${names[$folder]}" in watcher["content"]
+
+
+def test_monitored_pools_are_the_present_php_sites_pools_with_their_limit():
+    assert site_resources.monitored_pools(SITES) == [
+        {
+            "domain": "blog.example",
+            "pool": "blog_example",
+            "php_socket": "/run/php/blog_example.sock",
+            "max_children": 5,
+        },
+        {"domain": "app.example", "pool": "app_example", "php_socket": "/run/php/app_example.sock", "max_children": 9},
+    ]
+
+
+def test_monitored_wordpress_wants_the_sites_own_version_else_the_inventorys():
+    sites = site_model.normalise_sites(
+        [
+            {"domain": "old.example", "wordpress": {"admin_email": "a@b.example", "version": "6.1.1"}},
+            {"domain": "new.example", "wordpress": {"admin_email": "a@b.example"}},
+            {"domain": "php.example", "kind": "php"},
+            {"domain": "gone.example", "state": "absent", "wordpress": {"admin_email": "a@b.example"}},
+        ]
+    )
+    wanted = {s["domain"]: s["version"] for s in site_resources.monitored_wordpress(sites, version="6.4.2")}
+    assert wanted == {"old.example": "6.1.1", "new.example": "6.4.2"}
+    assert site_resources.monitored_wordpress(sites)[1] == {
+        "domain": "new.example",
+        "docroot": "/srv/www/new.example/public",
+        "version": "",
+    }
+
+
+def test_probes_check_each_present_site_at_the_servers_address_with_its_name():
+    sites = site_model.normalise_sites(
+        [
+            {"domain": "blog.example", "wordpress": {"admin_email": "a@b.example", "title": "My blog"}},
+            {"domain": "shop.example", "kind": "php", "tls": "selfsigned"},
+            {"domain": "old.example", "kind": "redirect", "redirect_to": "https://blog.example"},
+            {"domain": "gone.example", "kind": "static", "state": "absent"},
+        ]
+    )
+    checks = {"shop.example": {"expect": "Open", "path": "/health"}}
+    probes = {p["site"]: p for p in site_resources.probes(sites, "web-1.lan", "2001:db8::1", checks=checks)}
+    assert sorted(probes) == ["blog.example", "old.example", "shop.example"]
+    blog, shop, old = probes["blog.example"], probes["shop.example"], probes["old.example"]
+    assert blog["module"] == "site_web_1_lan_blog_example"
+    assert (blog["target"], blog["url"], blog["host"]) == (
+        "http://[2001:db8::1]/",
+        "http://blog.example/",
+        "blog.example",
+    )
+    assert (blog["expect"], blog["status_codes"], blog["insecure"]) == ("My blog", [200], False)
+    assert (shop["target"], shop["expect"], shop["insecure"]) == ("https://[2001:db8::1]/health", "Open", True)
+    assert (old["expect"], old["status_codes"], old["follow"]) == ("", [301, 302, 307, 308], False)
+    assert site_resources.probes(sites, "web-1", "10.0.0.5")[0]["target"] == "http://10.0.0.5/"
