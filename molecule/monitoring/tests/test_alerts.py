@@ -17,6 +17,9 @@ SHOP_INDEX = f"/srv/www/{SHOP}/public/index.php"
 STATIC_INDEX = f"/srv/www/{STATIC}/public/index.html"
 BACKUP_METRICS = "/var/lib/prometheus/node-exporter/wpzo_backup.prom"
 BROKEN_UNIT = "wpzo-test-broken"
+STATIC_CERTIFICATE, STATIC_KEY = f"/etc/ssl/wpzo/{STATIC}.crt", f"/etc/ssl/wpzo/{STATIC}.key"
+# prepare.yml's 16 MiB tmpfs; 15.5 MiB leave 3 % free, under molecule.yml's monitoring_server_disk_free_ratio (5 %).
+TEST_FILESYSTEM = "/mnt/wpzo-test-fill"
 # Long enough for detection (scrape 3 s, for: 6 s), group_wait (15 s) and delivery, with a wide margin.
 DEADLINE = 180
 
@@ -38,6 +41,17 @@ def notifications(host, since=0):
             status = "firing" if "[FIRING" in text else "resolved" if "[RESOLVED]" in text else "unknown"
         found.append((channel, status, text))
     return found
+
+
+def webhook_labels(host, alert, since=0):
+    """The labels of every alert named ``alert`` in the webhook's notifications from line ``since`` on."""
+    return [
+        found["labels"]
+        for channel, _, text in notifications(host, since)
+        if channel == "webhook"
+        for found in json.loads(text)["alerts"]
+        if found["labels"]["alertname"] == alert
+    ]
 
 
 def received(host):
@@ -120,3 +134,28 @@ def test_php_fpm_pool_stopped_and_backup_stale(host, quiet):
     # The stopped pool makes the shop's check fail too: one failure, one alert, no SiteDown besides.
     assert count(host, SHOP, "SiteDown", since) == {}
     host.run(f"rm -f {BACKUP_METRICS}")
+
+
+def test_certificate_expiring_tomorrow_and_a_filesystem_filled(host, quiet):
+    """The static site serves a certificate of its own key and names that expires tomorrow (the critical
+    CertificateExpiringSoon, under monitoring_server_certificate_critical_days); the test filesystem fills past its
+    threshold (DiskFilling: under the free ratio, and predicted to run out)."""
+    since = received(host)
+    host.check_output(f"cp -p {STATIC_CERTIFICATE} /root/certificate.valid")
+    host.check_output(
+        f"openssl req -new -x509 -days 1 -key {STATIC_KEY} -subj /CN={STATIC} -addext subjectAltName=DNS:{STATIC}"
+        f" -out {STATIC_CERTIFICATE}.new && mv {STATIC_CERTIFICATE}.new {STATIC_CERTIFICATE} && systemctl reload nginx"
+    )
+    host.check_output(f"dd if=/dev/zero of={TEST_FILESYSTEM}/fill bs=1K count=15872 status=none")
+
+    def fix():
+        host.check_output(f"mv /root/certificate.valid {STATIC_CERTIFICATE} && systemctl reload nginx")
+        host.check_output(f"rm {TEST_FILESYSTEM}/fill")
+
+    check_round(host, [(STATIC, "CertificateExpiringSoon"), (TEST_FILESYSTEM, "DiskFilling")], fix, since)
+    # About the static site and the test filesystem only: not the warning as well, not the site down, not the
+    # container's other filesystems.
+    assert {labels["site"] for labels in webhook_labels(host, "CertificateExpiringSoon", since)} == {STATIC}
+    assert webhook_labels(host, "CertificateExpiring", since) == []
+    assert count(host, STATIC, "SiteDown", since) == {}
+    assert {labels["mountpoint"] for labels in webhook_labels(host, "DiskFilling", since)} == {TEST_FILESYSTEM}
