@@ -47,7 +47,7 @@ def webhook_labels(host, alert, since=0):
     """The labels of every alert named ``alert`` in the webhook's notifications from line ``since`` on."""
     return [
         found["labels"]
-        for channel, _, text in notifications(host, since)
+        for channel, _status, text in notifications(host, since)
         if channel == "webhook"
         for found in json.loads(text)["alerts"]
         if found["labels"]["alertname"] == alert
