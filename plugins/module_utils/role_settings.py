@@ -513,6 +513,15 @@ def _listens(bad, role, s, ports):
         bad.port(variable, s[variable])
 
 
+def _go_runtime(bad, s, gogc, limits):
+    """GOGC and GOMEMLIMIT, which a Go daemon reads at start: a value it cannot read stops it."""
+    if _int(s[gogc]) < 1:
+        bad(gogc, "%s is not a percentage of at least 1 (Go's default 100)" % s[gogc])
+    for variable in limits:
+        if not _fits(value_syntax.GO_MEMORY_LIMIT, s[variable]):
+            bad(variable, "%s is not a size Go reads, such as 96MiB (B, KiB, MiB, GiB, TiB) or off" % s[variable])
+
+
 MONITORING_AGENT_PORTS = ("node_exporter", "nginx_exporter", "mysqld_exporter", "redis_exporter", "process_exporter")
 
 
@@ -529,6 +538,7 @@ def monitoring_agent(s, bad):
                 "keeps their certificate authority and scrape password (by default the first of the monitoring group)"
                 % (host, address),
             )
+    _go_runtime(bad, s, "monitoring_agent_gogc", ["monitoring_agent_gomemlimit"])
     units = s["monitoring_agent_systemd_units"]
     if not units:
         bad("monitoring_agent_systemd_units", "empty; node_exporter would report no unit")
@@ -569,6 +579,7 @@ MONITORING_RECEIVER_KEYS = {
     "email": ("to",),
     "telegram": ("bot_token", "chat_id"),
 }
+MONITORING_DAEMONS = ("prometheus", "alertmanager", "blackbox")
 MONITORING_RECEIVERS = ("monitoring_server_receivers", "monitoring_server_watchdog_receivers")
 MONITORING_SERVER_PORTS = ("prometheus", "alertmanager", "blackbox")
 HTTP_STATUS_RANGE = (100, 599)
@@ -584,6 +595,9 @@ def _receiver(bad, where, receiver):
 
 def monitoring_server(s, bad):
     _listens(bad, "monitoring_server", s, MONITORING_SERVER_PORTS)
+    _go_runtime(
+        bad, s, "monitoring_server_gogc", ["monitoring_server_%s_gomemlimit" % daemon for daemon in MONITORING_DAEMONS]
+    )
     mailed = False
     for variable in MONITORING_RECEIVERS:
         for index, receiver in enumerate(s[variable]):

@@ -24,6 +24,8 @@ PHP_FPM_DURATION = re.compile(r"[0-9]+[smhd]?")
 REDIS_SIZE = re.compile(r"[0-9]+([kmg]b?)?", re.IGNORECASE)
 # fail2ban's times (bantime = 1h): seconds, or s, m, h, d, w, mo, y; -1 is for ever.
 FAIL2BAN_TIME = re.compile(r"-1|[0-9]+(s|m|h|d|w|mo|y)?")
+# Go's GOMEMLIMIT: bytes, or B, KiB, MiB, GiB, TiB; off for none. A value Go cannot read stops the daemon at start.
+GO_MEMORY_LIMIT = re.compile(r"off|[0-9]+(B|KiB|MiB|GiB|TiB)?")
 # An absolute path of plain characters, safe unquoted in nginx and systemd files.
 PLAIN_PATH = re.compile(r"/[A-Za-z0-9._/@+-]*")
 # The path of a URL (a status or ping page).

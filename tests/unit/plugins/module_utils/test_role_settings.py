@@ -31,7 +31,7 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB3 alice@example.com"
 NEEDED = {
     "backups": {"backups_targets": [{"name": "primary", "type": "local", "path": "/srv/backups"}]},
     "monitoring_agent": {"monitoring_agent_sites": [], "monitoring_agent_wordpress_sites": []},
-    "monitoring_server": {"inventory_hostname": "monitor1"},
+    "monitoring_server": {"inventory_hostname": "monitor1", "monitoring_server_prometheus_gomemlimit": "64MiB"},
 }
 
 
@@ -864,6 +864,18 @@ MONITORING = [
         "monitoring_agent",
         {"monitoring_agent_process_exporter_port": 0},
         "monitoring_agent_process_exporter_port: 0 is out",
+    ),
+    ("monitoring_agent", {"monitoring_agent_gogc": 0}, "monitoring_agent_gogc: 0 is not a percentage"),
+    ("monitoring_agent", {"monitoring_agent_gomemlimit": "10M"}, "monitoring_agent_gomemlimit: 10M is not a size Go"),
+    (
+        "monitoring_server",
+        {"monitoring_server_prometheus_gomemlimit": "96 MiB"},
+        "monitoring_server_prometheus_gomemlimit: 96 MiB is not a size Go reads",
+    ),
+    (
+        "monitoring_server",
+        {"monitoring_server_blackbox_gomemlimit": "24mb"},
+        "monitoring_server_blackbox_gomemlimit: 24mb is not",
     ),
     ("monitoring_agent", {"monitoring_agent_systemd_units": []}, "monitoring_agent_systemd_units: empty"),
     (
