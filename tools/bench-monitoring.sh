@@ -35,7 +35,7 @@ query() { # PromQL -> the first sample's value, or nan
     python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "nan")'
 }
 webhooks() { # number of webhook notifications naming the site alone (not the shop, whose name holds it), in state $1
-  on "$monitor" "cat /srv/recorder/notifications.jsonl" | python3 -c '
+  on "$monitor" "cat /srv/recorder/notifications.jsonl 2>/dev/null || true" | python3 -c '
 import json, sys
 state, count = sys.argv[1], 0
 for line in sys.stdin:
@@ -70,15 +70,34 @@ daemons=(wpzo-fleet-server:prometheus-node-exporter wpzo-fleet-server:prometheus
   wpzo-fleet-server:prometheus-mysqld-exporter wpzo-fleet-server:prometheus-redis-exporter
   wpzo-fleet-server:prometheus-process-exporter wpzo-fleet-monitor:prometheus wpzo-fleet-monitor:prometheus-alertmanager
   wpzo-fleet-monitor:prometheus-blackbox-exporter)
-memory() { # label: resident memory of each daemon and the sum
-  local total=0 rss pair
-  echo "resident memory, $1 (MiB):"
+status_kib() { # container pid field -> the field of /proc/<pid>/status in KiB (RssShmem: 0 when absent)
+  on "$1" "awk '\$1 == \"$3:\" {print \$2; found=1} END {if (!found) print 0}' /proc/$2/status"
+}
+memory() { # label: resident memory of each daemon (RSS, and its anonymous and file-backed parts) and the sums
+  local total=0 anon=0 rss anon_kib file_kib pair pid
+  echo "resident memory, $1 (MiB): RSS = anonymous (heap, stacks) + file-backed (the binary, mmapped files)"
+  printf '  %-44s %6s %6s %6s\n' "" RSS anon file
   for pair in "${daemons[@]}"; do
-    rss=$(on "${pair%%:*}" "ps -o rss= -p \$(systemctl show -p MainPID --value ${pair#*:})")
-    printf '  %-44s %6.1f\n' "${pair#*:} (${pair%%:*})" "$(echo "$rss / 1024" | bc -l)"
-    total=$((total + rss))
+    pid=$(on "${pair%%:*}" "systemctl show -p MainPID --value ${pair#*:}")
+    rss=$(status_kib "${pair%%:*}" "$pid" VmRSS) anon_kib=$(status_kib "${pair%%:*}" "$pid" RssAnon)
+    file_kib=$(status_kib "${pair%%:*}" "$pid" RssFile)
+    printf '  %-44s %6.1f %6.1f %6.1f\n' "${pair#*:} (${pair%%:*})" "$(echo "$rss / 1024" | bc -l)" \
+      "$(echo "$anon_kib / 1024" | bc -l)" "$(echo "$file_kib / 1024" | bc -l)"
+    total=$((total + rss)) anon=$((anon + anon_kib))
   done
-  printf '  %-44s %6.1f (budget 250)\n' "all monitoring daemons" "$(echo "$total / 1024" | bc -l)"
+  printf '  %-44s %6.1f %6.1f (budget 250 MiB of RSS)\n' "all monitoring daemons" "$(echo "$total / 1024" | bc -l)" \
+    "$(echo "$anon / 1024" | bc -l)"
+  printf '  prometheus'"'"'s Go heap: %s MiB in use, %s MiB idle and not yet returned, %s MiB from the system\n' \
+    "$(mib 'go_memstats_heap_inuse_bytes{job="prometheus"}')" \
+    "$(mib 'go_memstats_heap_idle_bytes{job="prometheus"} - go_memstats_heap_released_bytes{job="prometheus"}')" \
+    "$(mib 'go_memstats_sys_bytes{job="prometheus"}')"
+  printf '  prometheus'"'"'s goroutine stacks %s MiB, CPU %s %% of a core and %s collections a minute (the last 2 minutes)\n' \
+    "$(mib 'go_memstats_stack_inuse_bytes{job="prometheus"}')" \
+    "$(printf '%.1f' "$(query 'rate(process_cpu_seconds_total{job="prometheus"}[2m]) * 100')")" \
+    "$(printf '%.1f' "$(query 'rate(go_gc_duration_seconds_count{job="prometheus"}[2m]) * 60')")"
+}
+mib() { # PromQL of bytes -> MiB, one decimal
+  python3 -c 'import sys; print(f"{float(sys.argv[1]) / 2**20:.1f}")' "$(query "$1")"
 }
 
 echo "bench-monitoring on molecule/$scenario ($(bench_machine), load $(cut -d' ' -f1 /proc/loadavg))"
@@ -86,18 +105,28 @@ echo "detection of a site that lost its page (SiteDown), webhook receiver:"
 [ "$timed" = 1 ] && detection "test intervals (scrape 3 s, for 9 s, wait 15 s)"
 
 # The roles' defaults for every interval the scenario shortens.
-defaults=$(mktemp --suffix=.json)
-trap 'rm -f "$defaults"' EXIT
-python3 - "$defaults" <<'PY'
-import json, sys, yaml
+defaults=$(mktemp --suffix=.json) limit300=$(mktemp --suffix=.json)
+trap 'rm -f "$defaults" "$limit300"' EXIT
+# And, for the 300 sites, Prometheus's GOMEMLIMIT as the role sets it for an inventory of 300 sites (the 298
+# added below are probes only, which the role does not count): its need per site from the role's vars, capped as
+# the role caps it.
+python3 - "$defaults" "$limit300" <<'PY'
+import json, re, sys, yaml
 defaults = yaml.safe_load(open("roles/monitoring_server/defaults/main.yml"))
+need = yaml.safe_load(open("roles/monitoring_server/vars/main.yml"))["__monitoring_server_prometheus_need"]
 names = ["scrape_interval", "evaluation_interval", "probe_timeout", "server_down_for", "site_down_for",
          "exporter_down_for", "group_wait", "group_interval"]
-json.dump({f"monitoring_server_{name}": defaults[f"monitoring_server_{name}"] for name in names}, open(sys.argv[1], "w"))
+settings = {f"monitoring_server_{name}": defaults[f"monitoring_server_{name}"] for name in names}
+number, unit = re.fullmatch(r"([0-9]+)([KMG]?)", defaults["monitoring_server_prometheus_memory_max"]).groups()
+memory_max_mib = int(number) * {"": 2**-20, "K": 2**-10, "M": 1, "G": 1024}[unit]
+limit = min(need["base_mib"] + need["site_kib"] / 1024 * 300, 0.8 * memory_max_mib)
+json.dump(settings, open(sys.argv[1], "w"))
+json.dump({"monitoring_server_prometheus_gomemlimit": f"{int(limit)}MiB"}, open(sys.argv[2], "w"))
 PY
 converge_monitor -e "@$defaults"
 sleep 60  # a few scrapes at the default interval before the first reading
 memory "2 sites, default intervals"
+converge_monitor -e "@$defaults" -e "@$limit300"  # restarts Prometheus with the 300 sites' GOMEMLIMIT
 
 # 298 more sites: blackbox probes of the static site, each labelled as a site of its own, every 15 s: a copy of the
 # role's sites job (its relabelling and the series it keeps) with 298 targets of the static site's module.
@@ -113,6 +142,15 @@ job["static_configs"] = [
     for n in range(298)]
 print("  - " + json.dumps(job))' | on "$monitor" "cat >> /etc/prometheus/prometheus.yml"
 on "$monitor" "promtool check config /etc/prometheus/prometheus.yml >/dev/null && systemctl reload prometheus"
+# Prometheus's RSS every minute from the reload to the reading: whether it has settled when it is read.
+timeline=$(mktemp) reload=$SECONDS
+trap 'rm -f "$defaults" "$limit300" "$timeline"' EXIT
+(while :; do
+  pid=$(on "$monitor" "systemctl show -p MainPID --value prometheus")
+  echo "$((SECONDS - reload)) $(status_kib "$monitor" "$pid" VmRSS) $(status_kib "$monitor" "$pid" RssAnon)"
+  sleep 60
+done) >"$timeline" &
+sampler=$!
 sleep 60  # the new targets' first scrapes, before the measured interval
 du_start=$(on "$monitor" "du -sb /var/lib/prometheus/metrics2 | cut -f1") start=$SECONDS
 # The detection with the default intervals runs meanwhile, at 300 sites (the 298 probes' site stays up).
@@ -120,6 +158,9 @@ du_start=$(on "$monitor" "du -sb /var/lib/prometheus/metrics2 | cut -f1") start=
 remaining=$((settle - (SECONDS - start)))
 [ "$remaining" -gt 0 ] && sleep "$remaining"
 du_end=$(on "$monitor" "du -sb /var/lib/prometheus/metrics2 | cut -f1") elapsed=$((SECONDS - start))
+kill "$sampler"
+echo "prometheus's RSS (anonymous) in MiB, minutes after the 298 sites were added:"
+awk '{printf "  %d min %.1f (%.1f)\n", $1 / 60, $2 / 1024, $3 / 1024}' "$timeline" | paste -sd' ' | fold -s -w 116
 up=$(query 'count(probe_success{job=~"sites|bench_sites"} == 1)')
 rate=$(query 'rate(prometheus_tsdb_head_samples_appended_total[2m])')
 series=$(query 'prometheus_tsdb_head_series')
@@ -128,7 +169,7 @@ python3 - "$rate" "$series" "$du_start" "$du_end" "$elapsed" <<'PY'
 import sys
 rate, series, start, end, elapsed = (float(value) for value in sys.argv[1:])
 print(f"prometheus at 300 sites: {rate:.0f} samples/s, {series:.0f} head series")
-print(f"  disk per day, extrapolated from {elapsed:.0f} s of its data folder (WAL, uncompressed):"
+print(f"  disk per day, extrapolated from {elapsed:.0f} s of its data folder (the write-ahead log, snappy-compressed: Prometheus's default):"
       f" {(end - start) / elapsed * 86400 / 2**20:.0f} MiB")
 print(f"  disk per day once compacted, at 1.5 B/sample (Prometheus's typical figure): {rate * 1.5 * 86400 / 2**20:.0f} MiB")
 PY
