@@ -31,7 +31,7 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB3 alice@example.com"
 NEEDED = {
     "backups": {"backups_targets": [{"name": "primary", "type": "local", "path": "/srv/backups"}]},
     "monitoring_agent": {"monitoring_agent_sites": [], "monitoring_agent_wordpress_sites": []},
-    "monitoring_server": {"inventory_hostname": "monitor1", "monitoring_server_prometheus_gomemlimit": "64MiB"},
+    "monitoring_server": {"inventory_hostname": "monitor1"},
 }
 
 
