@@ -1,0 +1,5 @@
+"""A dry run on the converged server, before any other test changes it (pytest collects this module first)."""
+
+
+def test_a_check_diff_run_on_the_converged_server_changes_nothing(check_run):
+    check_run.assert_changed_nothing()
