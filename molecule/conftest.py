@@ -109,9 +109,9 @@ class PlaybookRun:
     @property
     def recap(self):
         """The instance's counters in the last PLAY RECAP: {"ok": 12, "changed": 0, "failed": 0, ...}."""
-        lines = [line for line in self.stdout.splitlines() if re.match(rf"^wpzo-{re.escape(SCENARIO)}\s+:", line)]
-        assert lines, self.tail
-        return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", lines[-1])}
+        recaps = self.recaps
+        assert "wpzo-" + SCENARIO in recaps, self.tail
+        return recaps["wpzo-" + SCENARIO]
 
     @property
     def recaps(self):
