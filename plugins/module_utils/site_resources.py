@@ -14,7 +14,7 @@ import posixpath
 import re
 import shlex
 
-from ansible_collections.wpzo.hosting.plugins.module_utils import htpasswd, server_layout
+from ansible_collections.wpzo.hosting.plugins.module_utils import htpasswd, server_layout, value_syntax
 from ansible_collections.wpzo.hosting.plugins.module_utils.site_model import HTPASSWD_DIR
 from ansible_collections.wpzo.hosting.plugins.module_utils.wordpress_validation import DEFAULT_PURGE_REQUEST_NAME
 
@@ -205,7 +205,7 @@ def probes(sites, server, address, checks=None):
     ``expect`` a WordPress site must show its title, other sites are checked by status only; redirect sites are
     not followed and answer a redirect."""
     checks = checks or {}
-    host = "[%s]" % address if ":" in address else address
+    host = value_syntax.url_host(address)
     result = []
     for site in sites:
         if site["state"] != "present":

@@ -67,6 +67,12 @@ def is_address(value):
     return True
 
 
+def url_host(address):
+    """An address as it is written before ":<port>" or in a URL: an IPv6 address in brackets."""
+    address = str(address)
+    return "[%s]" % address if ":" in address else address
+
+
 def is_address_or_network(value):
     """An IPv4 or IPv6 address, or a network in CIDR notation (host bits may be set: 192.0.2.1/24)."""
     try:

@@ -32,12 +32,13 @@ def test_the_lookup_returns_the_constants_and_refuses_an_unknown_name():
         re.escape(site_model.CERT_DIR),
         re.escape(site_model.HTPASSWD_DIR),
         r"__(?!wpzo_)\w+_mariadb_can_log_in",
+        r"'\[' ~",
     ],
 )
 def test_no_role_writes_its_own_copy_of_a_shared_fact(pattern):
     """What a role's tasks, vars and templates need of these facts they read from server_layout, the site model
-    (certificate and htpasswd paths) or, for whether MariaDB can be asked, the mariadb role's one shared fact; the
-    playbooks too."""
+    (certificate and htpasswd paths) or, for whether MariaDB can be asked, the mariadb role's one shared fact; an
+    IPv6 address in brackets from the url_host filter; the playbooks too."""
     role_files = [
         path
         for path in sorted(ROLES.glob("*/*/**/*"))
