@@ -237,6 +237,17 @@ class CheckRun:
         said = "\n".join(block[:1500] for block in self.run.changed_blocks) if changed else self.run.tail
         assert found == {"changed": {}, "failed": {}, "server": {}, "controller": {}}, pprint.pformat(found) + said
 
+    def assert_refused_before_any_change(self, *messages):
+        """What README.md promises of bad input: the run fails, printing each of ``messages``, with no change
+        reported on any host and nothing written on any host of the inventory nor on the controller."""
+        assert self.run.recaps, self.run.tail
+        changed = {host: counters["changed"] for host, counters in self.run.recaps.items() if counters["changed"]}
+        found = {"succeeded": self.run.returncode == 0, "changed": changed,
+                 "unsaid": [message for message in messages if message not in self.run.said],
+                 "server": self.server_changes, "controller": self.controller_changes}  # fmt: skip
+        expected = {"succeeded": False, "changed": {}, "unsaid": [], "server": {}, "controller": {}}
+        assert found == expected, pprint.pformat(found) + self.run.tail
+
 
 @pytest.fixture(scope="module")
 def inventory_hosts(pytestconfig):
@@ -248,16 +259,26 @@ def inventory_hosts(pytestconfig):
 
 
 @pytest.fixture(scope="module")
-def check_run(inventory_hosts, ansible_playbook):
-    """The scenario's converge playbook run with ``--check --diff`` on the converged servers, and what changed on
-    every host of the inventory and on the controller while it ran (all must be nothing)."""
+def watched_run(inventory_hosts, ansible_playbook):
+    """``watched_run(*arguments, **options)``: ``ansible_playbook`` with those, and what changed on every host of
+    the inventory and on the controller while it ran; a CheckRun."""
 
     def servers():
         return {name: server_listing(host) for name, host in inventory_hosts.items()}
 
-    server, controller = servers(), controller_listing()
-    run = ansible_playbook(None, "--check", "--diff")
-    after = servers()
-    server_changes = {name: changes(server[name], after[name]) for name in server}
-    return CheckRun(run, {name: found for name, found in server_changes.items() if found},
-                    changes(controller, controller_listing()))  # fmt: skip
+    def watch(*arguments, **options):
+        server, controller = servers(), controller_listing()
+        run = ansible_playbook(*arguments, **options)
+        after = servers()
+        server_changes = {name: changes(server[name], after[name]) for name in server}
+        return CheckRun(run, {name: found for name, found in server_changes.items() if found},
+                        changes(controller, controller_listing()))  # fmt: skip
+
+    return watch
+
+
+@pytest.fixture(scope="module")
+def check_run(watched_run):
+    """The scenario's converge playbook run with ``--check --diff`` on the converged servers, and what changed on
+    every host of the inventory and on the controller while it ran (all must be nothing)."""
+    return watched_run(None, "--check", "--diff")
