@@ -210,6 +210,19 @@ def test_wordpress_site_health_reports_no_critical_problem(host):
     assert critical <= NEEDS_INTERNET, f"critical Site Health results: {sorted(critical - NEEDS_INTERNET)}"
 
 
+def test_a_site_whose_core_was_removed_gets_it_back_from_the_controllers_archive(host, curl, ansible_playbook):
+    """With sites_wordpress_src, the archive is copied to the server only while a WordPress site has no core."""
+    archive = {"sites_wordpress_src": str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "wordpress.tar.gz")}
+    copied = host.file("/var/lib/wpzo/wordpress/wordpress.tar.gz")
+    ansible_playbook(SITES_PLAYBOOK, "-e", f"site={SHOP}", extra_vars=archive)
+    assert not copied.exists
+    host.check_output(f"rm -r /srv/www/{SHOP}/public/wp-includes")
+    ansible_playbook(SITES_PLAYBOOK, "-e", f"site={SHOP}", extra_vars=archive)
+    assert copied.exists
+    assert host.file(f"/srv/www/{SHOP}/public/wp-includes/version.php").exists
+    assert "<title>Shop of wpzo" in curl(f"http://{SHOP}/").stdout
+
+
 SITES_PLAYBOOK = "playbooks/sites.yml"
 
 
