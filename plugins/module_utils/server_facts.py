@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The installed packages and the services' states, parsed from dpkg-query and systemctl.
+"""The installed packages, the units' states and the few settings the roles compare, parsed from what the server says.
 
 The shapes are those of ``ansible.builtin.package_facts`` (``packages``: name -> list of installed versions) and
 ``ansible.builtin.service_facts`` (``services``: unit -> name, state, status, source), so a role reads
@@ -8,6 +8,11 @@ The shapes are those of ``ansible.builtin.package_facts`` (``packages``: name ->
 left out is what made those modules slow on Debian: python-apt's whole cache (package_facts), ``service
 --status-all`` running every SysV script's ``status`` and one ``systemctl show`` per unit file not loaded
 (service_facts). A unit that systemd has not loaded is not running, so its state needs no question.
+
+The same reading gives what the base and monitoring_agent roles compare to skip a module call each: the timers
+and the active units (a oneshot unit such as nftables is active, never running), the timezone, the generated
+locales and the kernel settings the roles set. A timezone or a setting that cannot be read reads as one that
+differs, so a role runs its module: a wrong reading can only cost time, never skip a step.
 
 Code here must stay Python 3.8 compatible (it runs on the managed host).
 """
@@ -18,8 +23,15 @@ __metaclass__ = type
 
 # One line a package: name, version, architecture, dpkg's two-letter status (wanted, current).
 DPKG_QUERY = ["dpkg-query", "--show", "--showformat=${Package}\t${Version}\t${Architecture}\t${db:Status-Abbrev}\n"]
-LIST_UNITS = ["systemctl", "list-units", "--type=service", "--all", "--plain", "--no-legend", "--no-pager"]
-LIST_UNIT_FILES = ["systemctl", "list-unit-files", "--type=service", "--no-legend", "--no-pager"]
+LIST_UNITS = ["systemctl", "list-units", "--type=service,timer", "--all", "--plain", "--no-legend", "--no-pager"]
+LIST_UNIT_FILES = ["systemctl", "list-unit-files", "--type=service,timer", "--no-legend", "--no-pager"]
+# The locales generated, as glibc names them (en_US.utf8), one a line.
+LIST_LOCALES = ["locale", "-a"]
+LOCALTIME = "/etc/localtime"
+# Where systemd-timedated (timedatectl, which community.general.timezone asks) finds the zone's name in the link.
+ZONEINFO_PREFIXES = ("/usr/share/zoneinfo/", "../usr/share/zoneinfo/")
+# The kernel settings the roles set (base: vm.swappiness), read from /proc/sys.
+SYSCTL_KEYS = ("vm.swappiness",)
 
 # dpkg's current states of an unpacked and configured package (installed, triggers awaited or pending).
 INSTALLED_STATES = frozenset("iWt")
@@ -39,30 +51,63 @@ def parse_packages(output):
     return packages
 
 
-def parse_services(units_output, unit_files_output):
-    """``{unit: {name, state, status, source}}`` from ``systemctl list-units`` and ``list-unit-files`` output.
+def parse_services(units_output, unit_files_output, suffix=".service"):
+    """``{unit: {name, state, status, source}}`` from ``systemctl list-units`` and ``list-unit-files`` output, for
+    the units whose name ends with ``suffix`` (``.service``, ``.timer``).
 
-    ``state`` is ``running`` or ``stopped``; ``status`` is the unit file's state (``enabled``, ``disabled``,
-    ``static``...), or ``not-found``, ``masked`` or ``failed`` when the unit is in that state."""
-    services = {}
+    ``state`` is ``running`` or ``stopped`` (a service: running; a timer: active, waiting for its next elapse or
+    elapsing); ``status`` is the unit file's state (``enabled``, ``disabled``, ``static``...), or ``not-found``,
+    ``masked`` or ``failed`` when the unit is in that state."""
+    units = {}
     for line in units_output.splitlines():
         fields = line.split(None, 4)
-        if len(fields) < 4 or not fields[0].endswith(".service"):
+        if len(fields) < 4 or not fields[0].endswith(suffix):
             continue
         name, load, active, sub = fields[:4]
         bad = [state for state in (load, active, sub) if state in BAD_STATES]
-        services[name] = dict(
+        running = active == "active" if suffix == ".timer" else sub == "running"
+        units[name] = dict(
             name=name,
-            state="running" if sub == "running" else "stopped",
+            state="running" if running else "stopped",
             status=bad[0] if bad else active,
             source="systemd",
         )
     for line in unit_files_output.splitlines():
         fields = line.split()
-        if len(fields) < 2 or not fields[0].endswith(".service"):
+        if len(fields) < 2 or not fields[0].endswith(suffix):
             continue
         name, status = fields[:2]
-        unit = services.setdefault(name, dict(name=name, state="stopped", status=status, source="systemd"))
+        unit = units.setdefault(name, dict(name=name, state="stopped", status=status, source="systemd"))
         if unit["status"] not in BAD_STATES:
             unit["status"] = status
-    return services
+    return units
+
+
+def parse_active_services(units_output):
+    """The service units ``systemctl list-units`` shows active, sorted: running, or a oneshot unit that ran and
+    stays active after its exit (nftables), which ``services`` shows stopped."""
+    active = []
+    for line in units_output.splitlines():
+        fields = line.split(None, 4)
+        if len(fields) >= 4 and fields[0].endswith(".service") and fields[2] == "active":
+            active.append(fields[0])
+    return sorted(active)
+
+
+def parse_timezone(link_target):
+    """The zone ``/etc/localtime`` links to (``Etc/UTC``), as timedatectl names it; ``""`` for no link into the
+    zone files (``None``: not a link, or none)."""
+    for prefix in ZONEINFO_PREFIXES:
+        if link_target and link_target.startswith(prefix) and len(link_target) > len(prefix):
+            return link_target[len(prefix) :]
+    return ""
+
+
+def parse_locales(output):
+    """The locales ``locale -a`` lists, sorted (``C.utf8``, ``en_US.utf8``, ``POSIX``)."""
+    return sorted(line.strip() for line in output.splitlines() if line.strip())
+
+
+def sysctl_path(key):
+    """The /proc/sys file of a kernel setting (``vm.swappiness``: ``/proc/sys/vm/swappiness``)."""
+    return "/proc/sys/" + key.replace(".", "/")

@@ -58,3 +58,56 @@ def test_a_unit_runs_only_when_systemd_says_running_and_its_status_is_the_unit_f
 def test_empty_output_reads_as_nothing_installed_and_no_unit():
     assert sf.parse_packages("") == {}
     assert sf.parse_services("", "") == {}
+
+
+TIMER_UNITS = (
+    "apt-daily.timer              loaded    active   waiting Daily apt download activities\n"
+    "wpzo-php-fpm-metrics.timer   loaded    inactive dead    PHP-FPM metrics\n"
+    "broken.timer                 loaded    failed   failed  Broken\n"
+)
+
+TIMER_UNIT_FILES = (
+    "apt-daily.timer              enabled         enabled\n"
+    "wpzo-php-fpm-metrics.timer   enabled         enabled\n"
+    "broken.timer                 enabled         enabled\n"
+    "fstrim.timer                 disabled        enabled\n"
+)
+
+
+def test_timers_have_the_shape_of_services_and_run_while_active():
+    timers = sf.parse_services(UNITS + TIMER_UNITS, UNIT_FILES + TIMER_UNIT_FILES, suffix=".timer")
+    states = dict((name, (unit["state"], unit["status"])) for name, unit in timers.items())
+    assert states == {
+        "apt-daily.timer": ("running", "enabled"),  # waiting for its next elapse
+        "wpzo-php-fpm-metrics.timer": ("stopped", "enabled"),
+        "broken.timer": ("stopped", "failed"),
+        "fstrim.timer": ("stopped", "disabled"),  # not loaded
+    }
+    assert timers["apt-daily.timer"]["source"] == "systemd"
+    # Neither listing's timers leak into the services.
+    assert not [
+        name
+        for name in sf.parse_services(UNITS + TIMER_UNITS, UNIT_FILES + TIMER_UNIT_FILES)
+        if not name.endswith(".service")
+    ]
+
+
+def test_active_services_include_a_oneshot_unit_that_ran_but_no_timer_and_no_other_state():
+    assert sf.parse_active_services(UNITS + TIMER_UNITS) == ["nftables.service", "nginx.service"]
+
+
+def test_the_timezone_is_the_zone_localtime_links_to_and_empty_for_anything_else():
+    assert sf.parse_timezone("/usr/share/zoneinfo/Etc/UTC") == "Etc/UTC"
+    assert sf.parse_timezone("../usr/share/zoneinfo/Europe/Paris") == "Europe/Paris"
+    assert sf.parse_timezone(None) == ""  # no link, or no file: timedatectl's answer is not read, the module runs
+    assert sf.parse_timezone("/usr/share/zoneinfo/") == ""
+    assert sf.parse_timezone("/etc/zones/UTC") == ""
+
+
+def test_locales_are_listed_as_locale_a_prints_them():
+    assert sf.parse_locales("C\nC.utf8\nen_US.utf8\nPOSIX\n\n") == ["C", "C.utf8", "POSIX", "en_US.utf8"]
+    assert sf.parse_locales("") == []
+
+
+def test_a_kernel_setting_is_read_from_its_proc_sys_file():
+    assert sf.sysctl_path("vm.swappiness") == "/proc/sys/vm/swappiness"

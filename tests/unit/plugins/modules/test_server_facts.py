@@ -1,4 +1,4 @@
-"""Unit tests of the wpzo.hosting.server_facts module shell: one call, both facts, nothing changed."""
+"""Unit tests of the wpzo.hosting.server_facts module shell: one call, every fact, nothing changed."""
 
 import json
 
@@ -9,8 +9,11 @@ from module_runner import run_module
 
 OUTPUTS = {
     "dpkg-query": "nginx\t1.22.1-9\tamd64\tii \n",
-    "list-units": "nginx.service loaded active running nginx\n",
-    "list-unit-files": "nginx.service enabled enabled\n",
+    "list-units": "nginx.service loaded active running nginx\nnftables.service loaded active exited nftables\n"
+    "apt-daily.timer loaded active waiting apt\n",
+    "list-unit-files": "nginx.service enabled enabled\nnftables.service enabled enabled\n"
+    "apt-daily.timer enabled enabled\n",
+    "-a": "C\nC.utf8\nPOSIX\nen_US.utf8\n",
 }
 
 
@@ -28,14 +31,44 @@ def commands(monkeypatch):
     return ran
 
 
-def test_one_call_sets_both_facts_and_changes_nothing(commands, capsys):
+@pytest.fixture
+def files(monkeypatch, tmp_path):
+    """/etc/localtime a link to Etc/UTC, /proc/sys/vm/swappiness holding 10, both under tmp_path."""
+    localtime = tmp_path / "localtime"
+    localtime.symlink_to("/usr/share/zoneinfo/Etc/UTC")
+    monkeypatch.setattr(module.server_facts, "LOCALTIME", str(localtime))
+    (tmp_path / "vm").mkdir()
+    (tmp_path / "vm" / "swappiness").write_text("10\n")
+    monkeypatch.setattr(module.server_facts, "sysctl_path", lambda key: str(tmp_path / key.replace(".", "/")))
+    return tmp_path
+
+
+def test_one_call_sets_every_fact_and_changes_nothing(commands, files, capsys):
     assert run_module(module.main, {}, check_mode=True) == 0
     out = json.loads(capsys.readouterr().out)
+    facts = out["ansible_facts"]
     assert out["changed"] is False
-    assert out["ansible_facts"]["packages"]["nginx"][0]["version"] == "1.22.1-9"
-    assert out["ansible_facts"]["services"]["nginx.service"]["state"] == "running"
-    assert [argv[0] for argv, env in commands] == ["dpkg-query", "systemctl", "systemctl"]
+    assert facts["packages"]["nginx"][0]["version"] == "1.22.1-9"
+    assert facts["services"]["nginx.service"]["state"] == "running"
+    assert sorted(facts["services"]) == ["nftables.service", "nginx.service"]
+    assert facts["timers"] == {
+        "apt-daily.timer": dict(name="apt-daily.timer", state="running", status="enabled", source="systemd")
+    }
+    assert facts["active_services"] == ["nftables.service", "nginx.service"]
+    assert facts["timezone"] == "Etc/UTC"
+    assert facts["locales"] == ["C", "C.utf8", "POSIX", "en_US.utf8"]
+    assert facts["sysctl"] == {"vm.swappiness": "10"}
+    assert [argv[0] for argv, env in commands] == ["dpkg-query", "systemctl", "systemctl", "locale"]
     assert all(env == {"LANG": "C", "LC_ALL": "C"} for argv, env in commands)
+
+
+def test_a_timezone_or_setting_that_cannot_be_read_reads_as_unknown(commands, files, capsys, monkeypatch):
+    (files / "localtime").unlink()
+    (files / "vm" / "swappiness").unlink()
+    assert run_module(module.main, {}) == 0
+    facts = json.loads(capsys.readouterr().out)["ansible_facts"]
+    assert facts["timezone"] == ""
+    assert facts["sysctl"] == {}
 
 
 def test_a_failed_listing_fails_the_module_with_its_error(commands, capsys, monkeypatch):
