@@ -9,9 +9,9 @@ left out is what made those modules slow on Debian: python-apt's whole cache (pa
 --status-all`` running every SysV script's ``status`` and one ``systemctl show`` per unit file not loaded
 (service_facts). A unit that systemd has not loaded is not running, so its state needs no question.
 
-The same reading gives what the base and monitoring_agent roles compare to skip a module call each: the timers
-and the active units (a oneshot unit such as nftables is active, never running), the timezone, the generated
-locales and the kernel settings the roles set. A timezone or a setting that cannot be read reads as one that
+The same reading gives what the roles compare to skip a module call each: the timers and the active services (a
+oneshot unit such as nftables is active, never running), the local groups, the timezone, the generated locales
+and the kernel settings the roles set. A timezone, setting or group file that cannot be read reads as one that
 differs, so a role runs its module: a wrong reading can only cost time, never skip a step.
 
 Code here must stay Python 3.8 compatible (it runs on the managed host).
@@ -32,6 +32,7 @@ LOCALTIME = "/etc/localtime"
 ZONEINFO_PREFIXES = ("/usr/share/zoneinfo/", "../usr/share/zoneinfo/")
 # The kernel settings the roles set (base: vm.swappiness), read from /proc/sys.
 SYSCTL_KEYS = ("vm.swappiness",)
+GROUP_FILE = "/etc/group"
 
 # dpkg's current states of an unpacked and configured package (installed, triggers awaited or pending).
 INSTALLED_STATES = frozenset("iWt")
@@ -106,6 +107,16 @@ def parse_timezone(link_target):
 def parse_locales(output):
     """The locales ``locale -a`` lists, sorted (``C.utf8``, ``en_US.utf8``, ``POSIX``)."""
     return sorted(line.strip() for line in output.splitlines() if line.strip())
+
+
+def parse_group_names(content):
+    """The names of the groups an /etc/group content lists, sorted."""
+    names = set()
+    for line in content.splitlines():
+        name = line.split(":", 1)[0].strip()
+        if name and not name.startswith(("#", "+", "-")):
+            names.add(name)
+    return sorted(names)
 
 
 def sysctl_path(key):

@@ -17,12 +17,12 @@ description:
     collection read them once a play to skip an C(apt) call when every package is installed and a
     C(systemd_service) call when the unit is running and enabled.
   - From the same listings, C(timers) (the timer units, in the shape of C(services)) and C(active_services) (the
-    active service units, a oneshot unit that ran among them); besides, C(timezone) (the link C(/etc/localtime)),
-    C(locales) (C(locale -a)) and C(sysctl) (C(/proc/sys)), so that a role runs M(community.general.timezone),
-    M(community.general.locale_gen), M(ansible.posix.sysctl) or a start of a oneshot unit or a timer only when
-    the server differs.
-  - Faster than those two modules on Debian, in one round trip instead of two; it asks nothing else (no SysV
-    script's C(status), no C(systemctl show) per unit file). A unit systemd has not loaded is reported
+    active service units, a oneshot unit that ran among them); besides, C(local_groups) (C(/etc/group)),
+    C(timezone) (the link C(/etc/localtime)), C(locales) (C(locale -a)) and C(sysctl) (C(/proc/sys)), so that a
+    role runs M(ansible.builtin.group), M(community.general.timezone), M(community.general.locale_gen),
+    M(ansible.posix.sysctl) or a start of a oneshot unit or a timer only when the server differs.
+  - Faster than package_facts and service_facts on Debian, in one round trip instead of two; it asks nothing else
+    (no SysV script's C(status), no C(systemctl show) per unit file). A unit systemd has not loaded is reported
     C(stopped).
   - Reads only; never reports C(changed).
 extends_documentation_fragment:
@@ -74,6 +74,14 @@ ansible_facts:
       type: list
       elements: str
       sample: [nftables.service, nginx.service]
+    local_groups:
+      description:
+        - The names of the groups C(/etc/group) lists, sorted (a group only a directory service knows is not
+          there); empty when the file cannot be read.
+      returned: always
+      type: list
+      elements: str
+      sample: [root, wpzo-admin, www-data]
     timezone:
       description:
         - The zone C(/etc/localtime) links to, as C(timedatectl) names it; empty when it is no link into
@@ -120,15 +128,22 @@ def link_target(path):
         return None
 
 
+def read_file(path):
+    """The text of ``path``; ``""`` when it cannot be read."""
+    try:
+        with open(path) as opened:
+            return opened.read()
+    except (IOError, OSError):
+        return ""
+
+
 def sysctl(keys):
     """``{key: value}`` of the kernel settings ``keys`` that /proc/sys lets this process read."""
     values = {}
     for key in keys:
-        try:
-            with open(server_facts.sysctl_path(key)) as setting:
-                values[key] = setting.read().strip()
-        except (IOError, OSError):
-            continue
+        value = read_file(server_facts.sysctl_path(key))
+        if value:
+            values[key] = value.strip()
     return values
 
 
@@ -141,6 +156,7 @@ def compute(module):
         services=server_facts.parse_services(units, unit_files),
         timers=server_facts.parse_services(units, unit_files, suffix=".timer"),
         active_services=server_facts.parse_active_services(units),
+        local_groups=server_facts.parse_group_names(read_file(server_facts.GROUP_FILE)),
         timezone=server_facts.parse_timezone(link_target(server_facts.LOCALTIME)),
         locales=server_facts.parse_locales(read(module, server_facts.LIST_LOCALES)),
         sysctl=sysctl(server_facts.SYSCTL_KEYS),

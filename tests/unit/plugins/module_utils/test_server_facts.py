@@ -111,3 +111,9 @@ def test_locales_are_listed_as_locale_a_prints_them():
 
 def test_a_kernel_setting_is_read_from_its_proc_sys_file():
     assert sf.sysctl_path("vm.swappiness") == "/proc/sys/vm/swappiness"
+
+
+def test_group_names_are_the_first_field_of_each_group_line():
+    content = "root:x:0:\nwpzo-admin:x:999:alice,bob\n\n+nis-entry::::\nwww-data:x:33:\n"
+    assert sf.parse_group_names(content) == ["root", "wpzo-admin", "www-data"]
+    assert sf.parse_group_names("") == []

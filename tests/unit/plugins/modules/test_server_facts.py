@@ -40,6 +40,8 @@ def files(monkeypatch, tmp_path):
     (tmp_path / "vm").mkdir()
     (tmp_path / "vm" / "swappiness").write_text("10\n")
     monkeypatch.setattr(module.server_facts, "sysctl_path", lambda key: str(tmp_path / key.replace(".", "/")))
+    (tmp_path / "group").write_text("root:x:0:\nwww-data:x:33:\nwpzo-admin:x:999:alice\n")
+    monkeypatch.setattr(module.server_facts, "GROUP_FILE", str(tmp_path / "group"))
     return tmp_path
 
 
@@ -58,17 +60,20 @@ def test_one_call_sets_every_fact_and_changes_nothing(commands, files, capsys):
     assert facts["timezone"] == "Etc/UTC"
     assert facts["locales"] == ["C", "C.utf8", "POSIX", "en_US.utf8"]
     assert facts["sysctl"] == {"vm.swappiness": "10"}
+    assert facts["local_groups"] == ["root", "wpzo-admin", "www-data"]
     assert [argv[0] for argv, env in commands] == ["dpkg-query", "systemctl", "systemctl", "locale"]
     assert all(env == {"LANG": "C", "LC_ALL": "C"} for argv, env in commands)
 
 
-def test_a_timezone_or_setting_that_cannot_be_read_reads_as_unknown(commands, files, capsys, monkeypatch):
+def test_a_timezone_setting_or_group_file_that_cannot_be_read_reads_as_unknown(commands, files, capsys):
     (files / "localtime").unlink()
     (files / "vm" / "swappiness").unlink()
+    (files / "group").unlink()
     assert run_module(module.main, {}) == 0
     facts = json.loads(capsys.readouterr().out)["ansible_facts"]
     assert facts["timezone"] == ""
     assert facts["sysctl"] == {}
+    assert facts["local_groups"] == []
 
 
 def test_a_failed_listing_fails_the_module_with_its_error(commands, capsys, monkeypatch):
