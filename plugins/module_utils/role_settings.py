@@ -522,11 +522,17 @@ def _go_runtime(bad, s, gogc, limits):
             bad(variable, "%s is not a size Go reads, such as 96MiB (B, KiB, MiB, GiB, TiB) or off" % s[variable])
 
 
-MONITORING_AGENT_PORTS = ("node_exporter", "nginx_exporter", "mysqld_exporter", "redis_exporter", "process_exporter")
+MONITORING_AGENT_EXPORTERS = (
+    "node_exporter",
+    "nginx_exporter",
+    "mysqld_exporter",
+    "redis_exporter",
+    "process_exporter",
+)
 
 
 def monitoring_agent(s, bad):
-    _listens(bad, "monitoring_agent", s, MONITORING_AGENT_PORTS)
+    _listens(bad, "monitoring_agent", s, MONITORING_AGENT_EXPORTERS)
     address = s["monitoring_agent_listen_address"]
     # A fleet address: the exporters' certificate and scrape password come from the monitoring host.
     if value_syntax.is_address(address) and not ipaddress.ip_address(str(address)).is_loopback:
@@ -538,7 +544,12 @@ def monitoring_agent(s, bad):
                 "keeps their certificate authority and scrape password (by default the first of the monitoring group)"
                 % (host, address),
             )
-    _go_runtime(bad, s, "monitoring_agent_gogc", ["monitoring_agent_gomemlimit"])
+    _go_runtime(
+        bad,
+        s,
+        "monitoring_agent_gogc",
+        ["monitoring_agent_%s_gomemlimit" % exporter for exporter in MONITORING_AGENT_EXPORTERS],
+    )
     units = s["monitoring_agent_systemd_units"]
     if not units:
         bad("monitoring_agent_systemd_units", "empty; node_exporter would report no unit")

@@ -866,7 +866,16 @@ MONITORING = [
         "monitoring_agent_process_exporter_port: 0 is out",
     ),
     ("monitoring_agent", {"monitoring_agent_gogc": 0}, "monitoring_agent_gogc: 0 is not a percentage"),
-    ("monitoring_agent", {"monitoring_agent_gomemlimit": "10M"}, "monitoring_agent_gomemlimit: 10M is not a size Go"),
+    (
+        "monitoring_agent",
+        {"monitoring_agent_mysqld_exporter_gomemlimit": "10M"},
+        "monitoring_agent_mysqld_exporter_gomemlimit: 10M is not a size Go",
+    ),
+    (
+        "monitoring_agent",
+        {"monitoring_agent_process_exporter_gomemlimit": "16 MiB"},
+        "monitoring_agent_process_exporter_gomemlimit: 16 MiB is not a size Go",
+    ),
     (
         "monitoring_server",
         {"monitoring_server_prometheus_gomemlimit": "96 MiB"},
