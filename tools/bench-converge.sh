@@ -42,7 +42,7 @@ recap() { # label: the PLAY RECAP counts of that run
 }
 slowest() { # label, how many: the slowest tasks of that run, then every role's total
   echo "slowest tasks ($1):"
-  sed -n '/^TASKS RECAP/,/^ROLES RECAP/p' "$work/$1.log" | grep -E ' -+ +[0-9.]+s$' | head -"$2" | sed 's/^/  /'
+  sed -n '/^TASKS RECAP/,/^ROLES RECAP/p' "$work/$1.log" | grep -E ' -+ +[0-9.]+s$' | sed -n "1,$2s/^/  /p"
   echo "roles ($1):"
   sed -n '/^ROLES RECAP/,$p' "$work/$1.log" | grep -E ' -+ +[0-9.]+s$' | sed 's/ -\+ / /; s/^/  /'
 }
