@@ -6,7 +6,8 @@
 # one per module call with pipelining, a figure the machine's load does not change; counted from Docker's events,
 # whichever connection plugin the inventory uses), and the slowest tasks and roles of each
 # (ansible.posix.profile_tasks, profile_roles; whole profiles in build/bench-converge/*.log). Exits non-zero only
-# when it could not run.
+# when it could not run. Last, the cost of one module call on this machine (the mean of 20 `ping` tasks through the
+# inventory's connection and become): the figure to scale the times by when comparing machines.
 # WPZO_BENCH_KEEP=1 leaves the container running, to profile a run again:
 #   tools/bench-converge.sh nochange    (one more no-change run on the kept container)
 set -euo pipefail
@@ -46,6 +47,15 @@ slowest() { # label, how many: the slowest tasks of that run, then every role's 
   echo "roles ($1):"
   sed -n '/^ROLES RECAP/,$p' "$work/$1.log" | grep -E ' -+ +[0-9.]+s$' | sed 's/ -\+ / /; s/^/  /'
 }
+call_cost() { # the mean seconds of one ping task (become, the demo's connection), the first one left out
+  local playbook="$work/ping.yml" i
+  { echo '- hosts: all'; echo '  gather_facts: false'; echo '  tasks:'
+    for i in $(seq 21); do echo "    - {name: ping $i, ansible.builtin.ping: }"; done; } > "$playbook"
+  ansible-playbook -i inventories/demo "$playbook" -e "ansible_host=$container" > "$work/ping.log" 2>&1 \
+    || { echo "bench-converge: the ping run failed, see $work/ping.log" >&2; exit 1; }
+  sed -n '/^TASKS RECAP/,$p' "$work/ping.log" | grep -E '^ping ([2-9]|1[0-9]|2[01]) ' \
+    | awk '{ sub("s$", "", $NF); total += $NF } END { printf "%.2f", total / NR }'
+}
 
 labels=(first nochange)
 if [ "${1:-}" = nochange ]; then
@@ -66,6 +76,7 @@ printf '\n%s\n' "bench-converge (playbooks/site.yml, inventories/demo; $(bench_m
 for label in "${labels[@]}"; do
   printf '%-10s %7s s %5s round trips   %s\n' "$label" "${seconds[$label]}" "$(wc -l < "$work/$label.calls")" "$(recap "$label")"
 done
+printf 'one module call (ping, 20 tasks): %s s on this machine (the issue measured 0.27 s)\n' "$(call_cost)"
 for label in "${labels[@]}"; do
   echo
   slowest "$label" 15

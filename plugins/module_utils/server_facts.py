@@ -95,6 +95,22 @@ def parse_active_services(units_output):
     return sorted(active)
 
 
+def unit_up(facts, name, running=True):
+    """Whether ``facts`` (as this reading sets them) show the unit ``name`` (``nginx``, ``nginx.service``,
+    ``wpzo-php-fpm-metrics.timer``) enabled at boot and, unless ``running`` is false, up now: a service running or
+    active (a oneshot that ran and stays active, nftables), a timer active. A unit missing from the reading, or a
+    reading without the timers or active services, is not up, so a role runs its module: a wrong reading can only
+    cost time, never skip a start."""
+    unit = name if name.endswith((".service", ".timer")) else name + ".service"
+    is_timer = unit.endswith(".timer")
+    state = (facts.get("timers" if is_timer else "services") or {}).get(unit) or {}
+    if state.get("status") != "enabled":
+        return False
+    if not running or state.get("state") == "running":
+        return True
+    return not is_timer and unit in (facts.get("active_services") or [])
+
+
 def parse_timezone(link_target):
     """The zone ``/etc/localtime`` links to (``Etc/UTC``), as timedatectl names it; ``""`` for no link into the
     zone files (``None``: not a link, or none)."""

@@ -96,6 +96,41 @@ def test_active_services_include_a_oneshot_unit_that_ran_but_no_timer_and_no_oth
     assert sf.parse_active_services(UNITS + TIMER_UNITS) == ["nftables.service", "nginx.service"]
 
 
+def test_a_unit_is_up_only_enabled_and_running_or_active_and_a_missing_reading_is_never_up():
+    units, files = UNITS + TIMER_UNITS, UNIT_FILES + TIMER_UNIT_FILES
+    facts = dict(
+        services=sf.parse_services(units, files),
+        timers=sf.parse_services(units, files, suffix=".timer"),
+        active_services=sf.parse_active_services(units),
+    )
+    up = [
+        name
+        for name in (
+            "nginx",
+            "nftables.service",
+            "redis-server",
+            "php8.2-fpm",
+            "mariadb",
+            "gone",
+            "absent",
+            "apt-daily.timer",
+            "wpzo-php-fpm-metrics.timer",
+            "broken.timer",
+            "fstrim.timer",
+        )
+        if sf.unit_up(facts, name)
+    ]
+    assert up == ["nginx", "nftables.service", "apt-daily.timer"]
+    # Enabled at boot is enough when it need not run now; a failed or disabled unit is never enabled.
+    assert sf.unit_up(facts, "wpzo-php-fpm-metrics.timer", running=False)
+    assert not sf.unit_up(facts, "redis-server", running=False)
+    assert not sf.unit_up(facts, "php8.2-fpm", running=False)
+    # The oneshot's active state comes from the active services: without them (another module's facts) it is not up.
+    assert not sf.unit_up(dict(services=facts["services"]), "nftables")
+    assert not sf.unit_up(dict(services=facts["services"]), "apt-daily.timer")
+    assert not sf.unit_up({}, "nginx")
+
+
 def test_the_timezone_is_the_zone_localtime_links_to_and_empty_for_anything_else():
     assert sf.parse_timezone("/usr/share/zoneinfo/Etc/UTC") == "Etc/UTC"
     assert sf.parse_timezone("../usr/share/zoneinfo/Europe/Paris") == "Europe/Paris"
