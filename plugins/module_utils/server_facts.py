@@ -125,6 +125,20 @@ def parse_locales(output):
     return sorted(line.strip() for line in output.splitlines() if line.strip())
 
 
+def locale_name(locale):
+    """A locale as ``locale -a`` lists it: the codeset normalised as glibc does (``_nl_normalize_codeset``: letters
+    lowercased, digits kept, anything else dropped, ``iso`` before a codeset of digits only), so ``en_US.UTF-8``
+    reads ``en_US.utf8`` and ``de_DE.ISO-8859-1`` ``de_DE.iso88591``; a locale without a codeset as it is."""
+    name, at, modifier = locale.partition("@")
+    language, dot, codeset = name.partition(".")
+    if not dot:
+        return locale
+    normal = "".join(char.lower() for char in codeset if char.isalnum())
+    if normal.isdigit():
+        normal = "iso" + normal
+    return language + "." + normal + at + modifier
+
+
 def parse_group_names(content):
     """The names of the groups an /etc/group content lists, sorted."""
     names = set()

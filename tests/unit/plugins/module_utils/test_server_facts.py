@@ -144,6 +144,16 @@ def test_locales_are_listed_as_locale_a_prints_them():
     assert sf.parse_locales("") == []
 
 
+def test_a_locale_is_named_as_locale_a_lists_it():
+    assert sf.locale_name("en_US.UTF-8") == "en_US.utf8"
+    assert sf.locale_name("de_DE.ISO-8859-1") == "de_DE.iso88591"
+    assert sf.locale_name("ja_JP.EUC-JP") == "ja_JP.eucjp"
+    assert sf.locale_name("sr_RS.UTF-8@latin") == "sr_RS.utf8@latin"
+    assert sf.locale_name("ru_RU.8859-5") == "ru_RU.iso88595"  # a codeset of digits only
+    assert sf.locale_name("C") == "C"
+    assert sf.locale_name("de_DE@euro") == "de_DE@euro"
+
+
 def test_a_kernel_setting_is_read_from_its_proc_sys_file():
     assert sf.sysctl_path("vm.swappiness") == "/proc/sys/vm/swappiness"
 
