@@ -14,7 +14,7 @@ SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 GATES := lint sanity unit newcomer molecule collection-install
 
 .PHONY: help setup venv platform lint sanity unit molecule $(addprefix molecule-,$(SCENARIOS)) \
-	collection-build collection-install newcomer test demo demo-clean bench-sites bench-serve bench-converge bench-monitoring bench-backups clean
+	collection-build collection-install newcomer test demo demo-clean bench-sites bench-serve bench-converge bench-monitoring bench-process-pools bench-backups clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -83,6 +83,12 @@ bench-converge: venv platform ## playbooks/site.yml on a fresh demo-like server:
 
 bench-monitoring: venv platform ## The fleet scenario's monitoring: detection times, daemons' memory at 2 and 300 sites, Prometheus's disk per day
 	tools/bench-monitoring.sh
+
+POOLS ?= 300
+WORKERS ?= 2
+MINUTES ?= 10
+bench-process-pools: venv platform ## process-exporter as monitoring_agent runs it, on a container with POOLS PHP-FPM pools of WORKERS workers: resident memory, series, scrape time
+	tools/bench-process-pools.sh $(POOLS) $(WORKERS) $(MINUTES)
 
 bench-backups: venv platform ## One site with 1 GiB of files and a 200 MiB database: backup, no-change backup and restore times, peak memory, tar | zstd as reference
 	tools/bench-backups.sh

@@ -1,5 +1,6 @@
 """The exporters as Prometheus sees them: each answers on loopback only, with the values of this server."""
 
+import json
 import re
 import time
 
@@ -84,6 +85,8 @@ def test_process_exporter_groups_each_pool(host):
     text = metrics(host, 9256)
     assert sample(text, "namedprocess_namegroup_num_procs", groupname="nginx") >= 1
     assert f'groupname="php-fpm:{SHOP_POOL}"' in text
+    # -gather-smaps=false: no reading of every process's smaps at each scrape, so no proportional memory.
+    assert 'memtype="resident"' in text and "proportionalResident" not in text
 
 
 def test_wordpress_core_at_the_wanted_version_is_not_behind(host):
@@ -94,3 +97,26 @@ def test_wordpress_core_at_the_wanted_version_is_not_behind(host):
 
     assert wait_for(lambda: behind() is not None), "no wpzo_wordpress_core_behind for the shop"
     assert behind() == 0
+
+
+def scraped_names(host, selector):
+    """The metric names of the series Prometheus holds for a selector, from its series API."""
+    query = f"curl -s --max-time 10 -G http://127.0.0.1:9090/api/v1/series --data-urlencode 'match[]={selector}'"
+    return sorted({series["__name__"] for series in json.loads(host.check_output(query))["data"]})
+
+
+def test_prometheus_keeps_the_pools_cpu_and_memory_and_drops_the_series_nothing_reads(host):
+    """The exporters serve every series; Prometheus keeps of process-exporter's 23 a group the count, CPU and memory,
+    and none of the MariaDB exporter's copy of the server's settings (monitoring_server_dropped_metrics)."""
+    pool = f'{{job="process",groupname="php-fpm:{SHOP_POOL}"}}'
+    kept = [
+        "namedprocess_namegroup_cpu_seconds_total",
+        "namedprocess_namegroup_memory_bytes",
+        "namedprocess_namegroup_num_procs",
+    ]
+    assert wait_for(lambda: scraped_names(host, pool) == kept, timeout=60), scraped_names(host, pool)
+    served = metrics(host, 9256)
+    assert f'namedprocess_namegroup_states{{groupname="php-fpm:{SHOP_POOL}"' in served
+    assert scraped_names(host, '{job="mysqld",__name__=~"mysql_global_variables_.+"}') == []
+    assert "mysql_global_variables_max_connections" in metrics(host, 9104)
+    assert "mysql_up" in scraped_names(host, '{job="mysqld"}')
