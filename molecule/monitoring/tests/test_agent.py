@@ -106,7 +106,7 @@ def scraped_names(host, selector):
 
 
 def test_prometheus_keeps_the_pools_cpu_and_memory_and_drops_the_series_nothing_reads(host):
-    """The exporters serve every series; Prometheus keeps of process-exporter's 23 a group the count, CPU and memory,
+    """The exporters serve every series; Prometheus keeps of process-exporter's 21 a group the count, CPU and memory,
     and none of the MariaDB exporter's copy of the server's settings (monitoring_server_dropped_metrics)."""
     pool = f'{{job="process",groupname="php-fpm:{SHOP_POOL}"}}'
     kept = [
