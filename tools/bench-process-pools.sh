@@ -3,7 +3,7 @@
 # configured as the monitoring_agent role configures it, on a server with POOLS PHP-FPM pools (default 2 workers
 # each, 10 minutes).
 #
-# Starts a container of the systemd test image (named wpzo-bench-pools, or $WPZO_BENCH_CONTAINER; it refuses to
+# Starts a container of the systemd test image with tools/server-container.sh (named wpzo-bench-pools, or $WPZO_BENCH_CONTAINER; it refuses to
 # run if that container exists, and removes the one it started when it exits), writes the exporter's groups and its
 # /etc/default file from the role's templates and defaults (GOGC, GOMEMLIMIT, ARGS; the role sets no systemd
 # limits for it), starts POOLS x WORKERS processes whose cmdline is a PHP-FPM worker's, `php-fpm: pool
@@ -27,7 +27,6 @@ pools="${1:?usage: $0 POOLS [WORKERS [MINUTES]]}"
 workers="${2:-2}"
 minutes="${3:-10}"
 container="${WPZO_BENCH_CONTAINER:-wpzo-bench-pools}"
-image="${WPZO_BENCH_IMAGE:-wpzo/debian12-systemd:latest}"
 interval="${WPZO_BENCH_INTERVAL:-15}"
 settle="${WPZO_BENCH_SETTLE_MINUTES:-3}"
 python="${WPZO_PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}"
@@ -61,15 +60,10 @@ if docker container inspect "$container" >/dev/null 2>&1; then
   echo "$0: a container named $container exists; set WPZO_BENCH_CONTAINER to another name" >&2
   exit 1
 fi
-docker run -d --name "$container" --cap-add SYS_ADMIN -v /sys/fs/cgroup:/sys/fs/cgroup:ro \
-  --tmpfs /run --tmpfs /run/lock "$image" >/dev/null
 # shellcheck disable=SC2064  # the container's name goes into the trap now
 trap "docker rm -f '$container' >/dev/null 2>&1 || true" EXIT
+"$(dirname "$0")/server-container.sh" "$container"
 cx() { docker exec -i "$container" "$@"; }
-for _ in $(seq 60); do
-  cx systemctl is-system-running 2>/dev/null | grep -Eq '^(running|degraded)$' && break
-  sleep 1
-done
 
 cx mkdir -p /etc/prometheus
 cx tee /etc/prometheus/process-exporter.yml >/dev/null <<<"$groups_file"
