@@ -1,18 +1,17 @@
 #!/usr/bin/env bash
 # make bench-monitoring: figures of the monitoring on the fleet scenario's two containers (molecule/monitoring_fleet:
 # a hosting server with two sites, a monitoring host scraping it over TLS). Converges them when they do not run,
-# under the scenario's lock, and leaves them running (molecule destroy -s monitoring_fleet removes them). Prints:
+# under the scenario's lock. Prints:
 #   - detection: seconds from a site losing its page to the webhook's firing notification, and from the fix to the
 #     resolved one, with the scenario's test intervals, then with the roles' default intervals (at 300 sites);
-#   - the resident memory of every monitoring daemon (both hosts) with the 2 sites, then with 300 probed sites,
-#     and their sum against the 250 MiB budget;
+#   - the resident memory of every monitoring daemon (both hosts) with the 2 sites, then with 300 sites, and their
+#     sum against the 250 MiB budget;
 #   - Prometheus's samples per second at 300 sites and its disk use per day, extrapolated from a measured interval.
-# The 298 extra sites are probe targets only (a job of blackbox probes of the scenario's static site, labelled as
-# sites of their own): what grows with the sites on the monitoring host; the hosting server's exporters do not
-# grow with static sites (process-exporter grows with PHP pools: not measured here).
-# WPZO_BENCH_DETECTION=0 leaves the detection times out (memory and disk only, with WPZO_BENCH_SETTLE=300 about 12
-# minutes). Ends by converging the monitoring host back to the scenario's settings. Exits non-zero only when it could
-# not run.
+# The 298 extra sites are real PHP sites of the server (site.yml converges the fleet with them: accounts, PHP-FPM
+# pools, vhosts, a front page each), so everything that grows with the sites grows: the monitoring host's probes and
+# Prometheus's series, the server's process-exporter groups (a group per pool) and PHP-FPM status metrics.
+# WPZO_BENCH_DETECTION=0 leaves the detection times out (memory and disk only). Ends by removing the scenario's
+# containers (molecule destroy: the server holds the 298 sites). Exits non-zero only when it could not run.
 set -euo pipefail
 source "$(dirname "$0")/bench-lib.sh"
 export PATH="$PWD/.venv/bin:$PATH"
@@ -112,47 +111,40 @@ echo "bench-monitoring on molecule/$scenario ($(bench_machine), load $(cut -d' '
 echo "detection of a site that lost its page (SiteDown), webhook receiver:"
 [ "$timed" = 1 ] && detection "test intervals (scrape 3 s, for 9 s, wait 15 s)"
 
-# The roles' defaults for every interval the scenario shortens.
-defaults=$(mktemp --suffix=.json) limit300=$(mktemp --suffix=.json)
-trap 'rm -f "$defaults" "$limit300"' EXIT
-# And, for the 300 sites, Prometheus's GOMEMLIMIT as the role sets it for an inventory of 300 sites (the 298
-# added below are probes only, which the role does not count): its need per site from the role's vars, capped as
-# the role caps it.
-python3 - "$defaults" "$limit300" <<'PY'
-import json, re, sys, yaml
+# The roles' defaults for every interval the scenario shortens; and the fleet with the server's 300 sites: the
+# scenario's two and 298 PHP sites. Only a hosting server reads wpzo_sites (the monitoring host is not one), so the
+# extra var, set for every host, is the server's.
+defaults=$(mktemp --suffix=.json) sites300=$(mktemp --suffix=.json)
+trap 'rm -f "$defaults" "$sites300"' EXIT
+python3 - "$defaults" "$sites300" <<'PY'
+import json, sys, yaml
 defaults = yaml.safe_load(open("roles/monitoring_server/defaults/main.yml"))
-need = yaml.safe_load(open("roles/monitoring_server/vars/main.yml"))["__monitoring_server_prometheus_need"]
 names = ["scrape_interval", "evaluation_interval", "probe_timeout", "server_down_for", "site_down_for",
          "exporter_down_for", "group_wait", "group_interval"]
 settings = {f"monitoring_server_{name}": defaults[f"monitoring_server_{name}"] for name in names}
-number, unit = re.fullmatch(r"([0-9]+)([KMG]?)", defaults["monitoring_server_prometheus_memory_max"]).groups()
-memory_max_mib = int(number) * {"": 2**-20, "K": 2**-10, "M": 1, "G": 1024}[unit]
-limit = min(need["base_mib"] + need["site_kib"] / 1024 * 300, 0.8 * memory_max_mib)
+scenario = yaml.safe_load(open("molecule/monitoring_fleet/molecule.yml"))
+sites = scenario["provisioner"]["inventory"]["host_vars"]["wpzo-fleet-server"]["wpzo_sites"]
+sites += [{"domain": f"bench-{n}.example.test", "kind": "php"} for n in range(298)]
 json.dump(settings, open(sys.argv[1], "w"))
-json.dump({"monitoring_server_prometheus_gomemlimit": f"{int(limit)}MiB"}, open(sys.argv[2], "w"))
+json.dump({**settings, "wpzo_sites": sites}, open(sys.argv[2], "w"))
 PY
 converge_monitor -e "@$defaults"
 sleep 60  # a few scrapes at the default interval before the first reading
 memory "2 sites, default intervals"
-converge_monitor -e "@$defaults" -e "@$limit300"  # restarts Prometheus with the 300 sites' GOMEMLIMIT
 
-# 298 more sites: blackbox probes of the static site, each labelled as a site of its own, every 15 s: a copy of the
-# role's sites job (its relabelling and the series it keeps) with 298 targets of the static site's module.
-# scrape_configs is the last list of the file, and JSON is YAML: the job is appended as one flow-style item.
-on "$monitor" "cat /etc/prometheus/prometheus.yml" | python3 -c '
-import json, sys, yaml
-job = next(job for job in yaml.safe_load(sys.stdin)["scrape_configs"] if job["job_name"] == "sites")
-static = next(target for target in job["static_configs"] if target["labels"]["kind"] == "static")
-job["job_name"] = "bench_sites"
-job["static_configs"] = [
-    {"targets": [static["targets"][0] + f"?bench={n}"],
-     "labels": {**static["labels"], "site": f"bench-{n}.example.test", "__site_url": f"http://bench-{n}.example.test/"}}
-    for n in range(298)]
-print("  - " + json.dumps(job))' | on "$monitor" "cat >> /etc/prometheus/prometheus.yml"
-on "$monitor" "promtool check config /etc/prometheus/prometheus.yml >/dev/null && systemctl reload prometheus"
+# 298 more PHP sites on the server, each with a front page: the monitoring host probes 300 sites (and gives
+# Prometheus the GOMEMLIMIT of 300 sites), the server's agent watches 300 pools.
+echo "bench-monitoring: converging the fleet with 300 sites" >&2
+start=$SECONDS
+molecule converge -s "$scenario" -- -e "@$sites300" >>"$log" 2>&1 ||
+  { echo "bench-monitoring: converge with 300 sites failed, see $log" >&2; exit 1; }
+on "$server" 'for n in $(seq 0 297); do
+  echo "<?php echo \"Bench site $n\";" >/srv/www/bench-$n.example.test/public/index.php; done'
+echo "fleet converged with 300 sites in $((SECONDS - start)) s"
+reload=$SECONDS
 # Prometheus's RSS every minute from the reload to the reading: whether it has settled when it is read.
-timeline=$(mktemp) reload=$SECONDS
-trap 'rm -f "$defaults" "$limit300" "$timeline"' EXIT
+timeline=$(mktemp)
+trap 'rm -f "$defaults" "$sites300" "$timeline"' EXIT
 (while :; do
   pid=$(on "$monitor" "systemctl show -p MainPID --value prometheus")
   echo "$((SECONDS - reload)) $(status_kib "$monitor" "$pid" VmRSS) $(status_kib "$monitor" "$pid" RssAnon)"
@@ -169,7 +161,7 @@ du_end=$(on "$monitor" "du -sb /var/lib/prometheus/metrics2 | cut -f1") elapsed=
 kill "$sampler"
 echo "prometheus's RSS (anonymous) in MiB, minutes after the 298 sites were added:"
 awk '{printf "  %d min %.1f (%.1f)\n", $1 / 60, $2 / 1024, $3 / 1024}' "$timeline" | paste -sd' ' | fold -s -w 116
-up=$(query 'count(probe_success{job=~"sites|bench_sites"} == 1)')
+up=$(query 'count(probe_success{job="sites"} == 1)')
 rate=$(query 'rate(prometheus_tsdb_head_samples_appended_total[2m])')
 series=$(query 'prometheus_tsdb_head_series')
 memory "$(printf '%.0f' "$up") sites probed and up, default intervals"
@@ -182,5 +174,5 @@ print(f"  disk per day, extrapolated from {elapsed:.0f} s of its data folder (th
 print(f"  disk per day once compacted, at 1.5 B/sample (Prometheus's typical figure): {rate * 1.5 * 86400 / 2**20:.0f} MiB")
 PY
 
-echo "bench-monitoring: converging the monitoring host back to the scenario's settings" >&2
-converge_monitor
+echo "bench-monitoring: removing the scenario's containers (the server holds the 298 bench sites)" >&2
+molecule destroy -s "$scenario" >>"$log" 2>&1

@@ -99,15 +99,17 @@ def test_wordpress_core_at_the_wanted_version_is_not_behind(host):
     assert behind() == 0
 
 
-def scraped_names(host, selector):
-    """The metric names of the series Prometheus holds for a selector, from its series API."""
+def scraped_names(host, selector, label="__name__"):
+    """The values of a label (the metric names by default) of the series Prometheus holds for a selector, from its
+    series API."""
     query = f"curl -s --max-time 10 -G http://127.0.0.1:9090/api/v1/series --data-urlencode 'match[]={selector}'"
-    return sorted({series["__name__"] for series in json.loads(host.check_output(query))["data"]})
+    return sorted({series[label] for series in json.loads(host.check_output(query))["data"]})
 
 
 def test_prometheus_keeps_the_pools_cpu_and_memory_and_drops_the_series_nothing_reads(host):
-    """The exporters serve every series; Prometheus keeps of process-exporter's 21 a group the count, CPU and memory,
-    and none of the MariaDB exporter's copy of the server's settings (monitoring_server_dropped_metrics)."""
+    """The exporters serve every series; Prometheus keeps of process-exporter's 21 a group the count, CPU and resident
+    memory (monitoring_server_process_memory_types), and none of the MariaDB exporter's copy of the server's settings
+    (monitoring_server_dropped_metrics)."""
     pool = f'{{job="process",groupname="php-fpm:{SHOP_POOL}"}}'
     kept = [
         "namedprocess_namegroup_cpu_seconds_total",
@@ -117,6 +119,9 @@ def test_prometheus_keeps_the_pools_cpu_and_memory_and_drops_the_series_nothing_
     assert wait_for(lambda: scraped_names(host, pool) == kept, timeout=60), scraped_names(host, pool)
     served = metrics(host, 9256)
     assert f'namedprocess_namegroup_states{{groupname="php-fpm:{SHOP_POOL}"' in served
+    memory = f'{{job="process",groupname="php-fpm:{SHOP_POOL}",__name__="namedprocess_namegroup_memory_bytes"}}'
+    assert scraped_names(host, memory, label="memtype") == ["resident"]
+    assert f'namedprocess_namegroup_memory_bytes{{groupname="php-fpm:{SHOP_POOL}",memtype="virtual"}}' in served
     assert scraped_names(host, '{job="mysqld",__name__=~"mysql_global_variables_.+"}') == []
     assert "mysql_global_variables_max_connections" in metrics(host, 9104)
     assert "mysql_up" in scraped_names(host, '{job="mysqld"}')
