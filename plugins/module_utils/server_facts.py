@@ -10,9 +10,10 @@ left out is what made those modules slow on Debian: python-apt's whole cache (pa
 (service_facts). A unit that systemd has not loaded is not running, so its state needs no question.
 
 The same reading gives what the roles compare to skip a module call each: the timers and the active services (a
-oneshot unit such as nftables is active, never running), the local groups, the timezone, the generated locales
-and the kernel settings the roles set. A timezone, setting or group file that cannot be read reads as one that
-differs, so a role runs its module: a wrong reading can only cost time, never skip a step.
+oneshot unit such as nftables is active, never running), the local groups and accounts, the timezone, the
+generated locales and the kernel settings the roles set. A timezone, setting, group or account file that cannot be
+read reads as one that differs, so a role runs its module: a wrong reading can only cost time, never skip a step.
+No password hash leaves this reading: an account's password is reported only when it is none (locked, empty).
 
 Code here must stay Python 3.8 compatible (it runs on the managed host).
 """
@@ -33,6 +34,11 @@ ZONEINFO_PREFIXES = ("/usr/share/zoneinfo/", "../usr/share/zoneinfo/")
 # The kernel settings the roles set (base: vm.swappiness), read from /proc/sys.
 SYSCTL_KEYS = ("vm.swappiness",)
 GROUP_FILE = "/etc/group"
+PASSWD_FILE = "/etc/passwd"  # noqa: S105 (a path, no password)
+SHADOW_FILE = "/etc/shadow"
+# The password fields of /etc/shadow that hold no hash (locked, never set, empty): the only ones reported as they
+# are; any other reads "hashed".
+PASSWORD_MARKERS = frozenset(["", "!", "*", "!!", "!*"])
 
 # dpkg's current states of an unpacked and configured package (installed, triggers awaited or pending).
 INSTALLED_STATES = frozenset("iWt")
@@ -147,6 +153,31 @@ def parse_group_names(content):
         if name and not name.startswith(("#", "+", "-")):
             names.add(name)
     return sorted(names)
+
+
+def parse_users(passwd, group, shadow):
+    """``{name: {group, home, shell, password}}`` of the accounts a /etc/passwd content lists: ``group`` the primary
+    group's name (its gid when the /etc/group content does not name it), ``password`` the /etc/shadow field when it
+    holds no hash (``!``, ``*``, empty), ``"hashed"`` when it does, ``None`` when the shadow content does not list
+    the account (or could not be read). Never a hash."""
+    group_names = {}
+    for line in group.splitlines():
+        fields = line.split(":")
+        if len(fields) >= 3 and fields[0]:
+            group_names.setdefault(fields[2], fields[0])
+    passwords = {}
+    for line in shadow.splitlines():
+        fields = line.split(":")
+        if len(fields) >= 2 and fields[0]:
+            passwords[fields[0]] = fields[1] if fields[1] in PASSWORD_MARKERS else "hashed"
+    users = {}
+    for line in passwd.splitlines():
+        fields = line.split(":")
+        if len(fields) != 7 or not fields[0] or fields[0].startswith(("#", "+", "-")):
+            continue
+        name, _, _, gid, _, home, shell = fields
+        users[name] = dict(group=group_names.get(gid, gid), home=home, shell=shell, password=passwords.get(name))
+    return users
 
 
 def sysctl_path(key):

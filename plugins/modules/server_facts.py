@@ -18,9 +18,10 @@ description:
     C(systemd_service) call when the unit is running and enabled.
   - From the same listings, C(timers) (the timer units, in the shape of C(services)) and C(active_services) (the
     active service units, a oneshot unit that ran among them); besides, C(local_groups) (C(/etc/group)),
-    C(timezone) (the link C(/etc/localtime)), C(locales) (C(locale -a)) and C(sysctl) (C(/proc/sys)), so that a
-    role runs M(ansible.builtin.group), M(community.general.timezone), M(community.general.locale_gen),
-    M(ansible.posix.sysctl) or a start of a oneshot unit or a timer only when the server differs.
+    C(local_users) (C(/etc/passwd), with no password hash), C(timezone) (the link C(/etc/localtime)), C(locales)
+    (C(locale -a)) and C(sysctl) (C(/proc/sys)), so that a role runs M(ansible.builtin.group),
+    M(ansible.builtin.user), M(community.general.timezone), M(community.general.locale_gen), M(ansible.posix.sysctl)
+    or a start of a oneshot unit or a timer only when the server differs.
   - Faster than package_facts and service_facts on Debian, in one round trip instead of two; it asks nothing else
     (no SysV script's C(status), no C(systemctl show) per unit file). A unit systemd has not loaded is reported
     C(stopped).
@@ -82,6 +83,18 @@ ansible_facts:
       type: list
       elements: str
       sample: [root, wpzo-admin, www-data]
+    local_users:
+      description:
+        - The accounts C(/etc/passwd) lists, by name (an account only a directory service knows is not there), each
+          with V(group) the primary group's name (its gid when C(/etc/group) does not name it), V(home), V(shell), and
+          V(password) the C(/etc/shadow) field only when it holds no hash (V(!) locked, V(*), empty), V(hashed) when
+          it holds one, V(null) when C(/etc/shadow) does not list the account or cannot be read. No hash is ever
+          returned. Empty when C(/etc/passwd) cannot be read.
+      returned: always
+      type: dict
+      sample:
+        wpzo-fpm-status: {"group": "wpzo-fpm-status", "home": "/nonexistent", "shell": "/usr/sbin/nologin",
+                          "password": "!"}
     timezone:
       description:
         - The zone C(/etc/localtime) links to, as C(timedatectl) names it; empty when it is no link into
@@ -151,12 +164,16 @@ def compute(module):
     packages = server_facts.parse_packages(read(module, server_facts.DPKG_QUERY))
     units = read(module, server_facts.LIST_UNITS)
     unit_files = read(module, server_facts.LIST_UNIT_FILES)
+    groups = read_file(server_facts.GROUP_FILE)
     facts = dict(
         packages=packages,
         services=server_facts.parse_services(units, unit_files),
         timers=server_facts.parse_services(units, unit_files, suffix=".timer"),
         active_services=server_facts.parse_active_services(units),
-        local_groups=server_facts.parse_group_names(read_file(server_facts.GROUP_FILE)),
+        local_groups=server_facts.parse_group_names(groups),
+        local_users=server_facts.parse_users(
+            read_file(server_facts.PASSWD_FILE), groups, read_file(server_facts.SHADOW_FILE)
+        ),
         timezone=server_facts.parse_timezone(link_target(server_facts.LOCALTIME)),
         locales=server_facts.parse_locales(read(module, server_facts.LIST_LOCALES)),
         sysctl=sysctl(server_facts.SYSCTL_KEYS),

@@ -79,7 +79,7 @@ def test_parse_response_refuses(data, message):
         fpm.parse_response(data)
 
 
-def test_render_writes_every_field_with_site_and_pool_labels():
+def test_render_writes_the_fields_with_site_and_pool_labels():
     text = fpm.render([(POOL, STATUS)], now=1700000100)
     labels = '{site="shop.example.test",pool="shop"}'
     assert "wpzo_php_fpm_up%s 1" % labels in text
@@ -88,6 +88,20 @@ def test_render_writes_every_field_with_site_and_pool_labels():
     assert "wpzo_php_fpm_max_children%s 5" % labels in text
     assert "# TYPE wpzo_php_fpm_slow_requests_total counter" in text
     assert text.endswith("wpzo_php_fpm_metrics_timestamp_seconds 1700000100\n")
+
+
+def test_render_writes_seven_series_a_pool_and_none_of_the_fields_nothing_reads():
+    text = fpm.render([(POOL, STATUS)], now=1700000100)
+    names = sorted({line.split("{")[0] for line in text.splitlines() if "{" in line and not line.startswith("#")})
+    assert names == [
+        "wpzo_php_fpm_active_processes",
+        "wpzo_php_fpm_idle_processes",
+        "wpzo_php_fpm_listen_queue",
+        "wpzo_php_fpm_max_children",
+        "wpzo_php_fpm_max_children_reached_total",
+        "wpzo_php_fpm_slow_requests_total",
+        "wpzo_php_fpm_up",
+    ]
 
 
 def test_a_pool_that_does_not_answer_is_down_not_missing():

@@ -162,3 +162,32 @@ def test_group_names_are_the_first_field_of_each_group_line():
     content = "root:x:0:\nwpzo-admin:x:999:alice,bob\n\n+nis-entry::::\nwww-data:x:33:\n"
     assert sf.parse_group_names(content) == ["root", "wpzo-admin", "www-data"]
     assert sf.parse_group_names("") == []
+
+
+def test_an_account_reads_its_primary_group_by_name_its_home_shell_and_a_password_that_is_no_hash():
+    passwd = (
+        "root:x:0:0:root:/root:/bin/bash\n"
+        "wpzo-fpm-status:x:998:997::/nonexistent:/usr/sbin/nologin\n"
+        "orphan:x:1001:4242::/home/orphan:/bin/sh\n"
+        "+nis-entry::::::\n"
+        "broken:x:1\n"
+    )
+    group = "root:x:0:\nwpzo-fpm-status:x:997:\n"
+    shadow = "root:$y$j9T$salt$hash:19000:0:99999:7:::\nwpzo-fpm-status:!:19000::::::\norphan:*:19000::::::\n"
+    users = sf.parse_users(passwd, group, shadow)
+    assert sorted(users) == ["orphan", "root", "wpzo-fpm-status"]
+    assert users["wpzo-fpm-status"] == {
+        "group": "wpzo-fpm-status",
+        "home": "/nonexistent",
+        "shell": "/usr/sbin/nologin",
+        "password": "!",
+    }
+    assert users["orphan"]["group"] == "4242" and users["orphan"]["password"] == "*"
+    assert users["root"]["password"] == "hashed"
+    assert "$y$" not in repr(users)
+
+
+def test_an_unreadable_shadow_reads_as_no_password_known_and_an_unreadable_passwd_as_no_account():
+    passwd = "wpzo-fpm-status:x:998:997::/nonexistent:/usr/sbin/nologin\n"
+    assert sf.parse_users(passwd, "", "")["wpzo-fpm-status"]["password"] is None
+    assert sf.parse_users("", "root:x:0:\n", "root:!::::::\n") == {}
