@@ -175,7 +175,7 @@ def parse_users(passwd, group, shadow):
         fields = line.split(":")
         if len(fields) != 7 or not fields[0] or fields[0].startswith(("#", "+", "-")):
             continue
-        name, _, _, gid, _, home, shell = fields
+        name, gid, home, shell = fields[0], fields[3], fields[5], fields[6]
         users[name] = dict(group=group_names.get(gid, gid), home=home, shell=shell, password=passwords.get(name))
     return users
 
