@@ -94,14 +94,6 @@ memory() { # label: resident memory of each daemon (RSS, and its anonymous and f
     "$(mib 'go_memstats_stack_inuse_bytes{job="prometheus"}')" \
     "$(printf '%.1f' "$(query 'rate(process_cpu_seconds_total{job="prometheus"}[2m]) * 100')")" \
     "$(printf '%.1f' "$(query 'rate(go_gc_duration_seconds_count{job="prometheus"}[2m]) * 60')")"
-  exporters_go 'max_over_time((go_memstats_sys_bytes{job=~"node|mysqld|redis|process"} - go_memstats_heap_released_bytes)[10m:15s])'
-}
-exporters_go() { # each exporter's Go memory as GOMEMLIMIT counts it (all the runtime maps, less what it returned)
-  on "$monitor" "curl -sf --get --data-urlencode 'query=$1' http://127.0.0.1:9090/api/v1/query" | python3 -c '
-import json, sys
-found = {r["metric"]["job"]: float(r["value"][1]) for r in json.load(sys.stdin)["data"]["result"]}
-print("  exporters'"'"' Go memory as GOMEMLIMIT counts it, the most in the last 10 minutes (MiB): "
-      + ", ".join(f"{job} {value / 2**20:.1f}" for job, value in sorted(found.items())))'
 }
 mib() { # PromQL of bytes -> MiB, one decimal
   python3 -c 'import sys; print(f"{float(sys.argv[1]) / 2**20:.1f}")' "$(query "$1")"

@@ -50,6 +50,17 @@ def test_node_exporter_reports_the_units_that_matter_only(host):
     assert sample(text, "node_systemd_unit_state", name="cron.service", state="active") is None
 
 
+def test_node_exporter_runs_the_named_collectors_only(host):
+    """The rules' and status page's collectors and monitoring_agent_node_exporter_collectors; none of the other 40 or
+    so node_exporter runs by default (netstat, sockstat, timex...)."""
+    text = metrics(host, 9100)
+    running = sorted(re.findall(r'^node_scrape_collector_success\{collector="([a-z_]+)"\} 1$', text, re.MULTILINE))
+    named = ["cpu", "diskstats", "filesystem", "loadavg", "meminfo", "netdev", "stat", "systemd", "textfile", "time"]
+    assert running == [*named, "uname"]
+    assert sample(text, "node_netstat_Tcp_ActiveOpens") is None
+    assert sample(text, "node_load15") is not None
+
+
 def test_php_fpm_metrics_per_site(host):
     def shop_up():
         text = metrics(host, 9100)
@@ -125,3 +136,13 @@ def test_prometheus_keeps_the_pools_cpu_and_memory_and_drops_the_series_nothing_
     assert scraped_names(host, '{job="mysqld",__name__=~"mysql_global_variables_.+"}') == []
     assert "mysql_global_variables_max_connections" in metrics(host, 9104)
     assert "mysql_up" in scraped_names(host, '{job="mysqld"}')
+
+
+def test_prometheus_keeps_the_go_runtime_series_of_its_own_job_only(host):
+    """monitoring_server_runtime_metrics [prometheus]: an exporter's go_* and promhttp_* are served, not kept."""
+    assert wait_for(lambda: "go_goroutines" in scraped_names(host, '{job="prometheus"}')), "no go_* of Prometheus"
+    for job in ("node", "mysqld", "alertmanager"):
+        assert "up" in scraped_names(host, f'{{__name__="up",job="{job}"}}'), job
+        assert scraped_names(host, f'{{job="{job}",__name__=~"go_.+|promhttp_.+"}}') == [], job
+    assert "go_goroutines" in metrics(host, 9100)
+    assert "process_resident_memory_bytes" in scraped_names(host, '{job="node"}')
