@@ -120,6 +120,9 @@ sites += [{"domain": f"bench-{n}.example.test", "kind": "php"} for n in range(29
 json.dump(settings, open(sys.argv[1], "w"))
 json.dump({**settings, "wpzo_sites": sites}, open(sys.argv[2], "w"))
 PY
+intervals=$(python3 -c 'import json, sys
+print("scrape {monitoring_server_scrape_interval}, for {monitoring_server_site_down_for}, wait "
+      "{monitoring_server_group_wait}, group_interval {monitoring_server_group_interval}".format(**json.load(open(sys.argv[1]))))' "$defaults")
 converge_monitor -e "@$defaults"
 sleep 60  # a few scrapes at the default interval before the first reading
 memory "2 sites, default intervals"
@@ -147,7 +150,7 @@ sampler=$!
 sleep 60  # the new targets' first scrapes, before the measured interval
 du_start=$(on "$monitor" "du -sb /var/lib/prometheus/metrics2 | cut -f1") start=$SECONDS
 # The detection with the default intervals runs meanwhile, at 300 sites (the 298 probes' site stays up).
-[ "$timed" = 1 ] && detection "default intervals (scrape 15 s, for 2 m, wait 30 s, group_interval 5 m), 300 sites"
+[ "$timed" = 1 ] && detection "default intervals ($intervals), 300 sites"
 remaining=$((settle - (SECONDS - start)))
 [ "$remaining" -gt 0 ] && sleep "$remaining"
 du_end=$(on "$monitor" "du -sb /var/lib/prometheus/metrics2 | cut -f1") elapsed=$((SECONDS - start))
