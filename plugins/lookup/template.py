@@ -62,7 +62,7 @@ from ansible.template import trust_as_template
 def search_path(variables, lookupfile):
     """The builtin's Jinja search path for includes: each role path's templates/ then the path, the file's folder
     first."""
-    paths = [lookupfile and os.path.dirname(lookupfile)]
+    paths = [os.path.dirname(lookupfile)]
     for path in variables.get("ansible_search_path", []):
         paths += [os.path.join(path, "templates"), path]
     return paths
