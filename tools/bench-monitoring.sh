@@ -105,10 +105,10 @@ echo "detection of a site that lost its page (SiteDown), webhook receiver:"
 
 # The roles' defaults for every interval the scenario shortens; and the fleet with the server's 300 sites: the
 # scenario's two and 298 PHP sites. Only a hosting server reads wpzo_sites (the monitoring host is not one), so the
-# extra var, set for every host, is the server's.
+# extra var, set for every host, is the server's. It prints the intervals, for the detection's label.
 defaults=$(mktemp --suffix=.json) sites300=$(mktemp --suffix=.json)
 trap 'rm -f "$defaults" "$sites300"' EXIT
-python3 - "$defaults" "$sites300" <<'PY'
+intervals=$(python3 - "$defaults" "$sites300" <<'PY'
 import json, sys, yaml
 defaults = yaml.safe_load(open("roles/monitoring_server/defaults/main.yml"))
 names = ["scrape_interval", "evaluation_interval", "probe_timeout", "server_down_for", "site_down_for",
@@ -119,10 +119,10 @@ sites = scenario["provisioner"]["inventory"]["host_vars"]["wpzo-fleet-server"]["
 sites += [{"domain": f"bench-{n}.example.test", "kind": "php"} for n in range(298)]
 json.dump(settings, open(sys.argv[1], "w"))
 json.dump({**settings, "wpzo_sites": sites}, open(sys.argv[2], "w"))
+print("scrape {scrape_interval}, for {site_down_for}, wait {group_wait}, group_interval {group_interval}".format(
+    **{name: settings[f"monitoring_server_{name}"] for name in names}))
 PY
-intervals=$(python3 -c 'import json, sys
-print("scrape {monitoring_server_scrape_interval}, for {monitoring_server_site_down_for}, wait "
-      "{monitoring_server_group_wait}, group_interval {monitoring_server_group_interval}".format(**json.load(open(sys.argv[1]))))' "$defaults")
+)
 converge_monitor -e "@$defaults"
 sleep 60  # a few scrapes at the default interval before the first reading
 memory "2 sites, default intervals"
